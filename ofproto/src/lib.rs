@@ -1,0 +1,21 @@
+//! ofproto: rswitch's OpenFlow brain as a pure library.
+//!
+//! No sockets, threads or clocks: the caller passes packets' flow keys and
+//! the current time in, and gets back what to do. Every rule of the pipeline
+//! is therefore testable in microseconds without root.
+
+pub mod classifier;
+pub mod exact_cache;
+pub mod field;
+pub mod flow_match;
+pub mod key;
+pub mod normal;
+pub mod port;
+
+pub use field::Field;
+pub use flow_match::Match;
+pub use key::FlowKey;
+
+/// Monotonic time in milliseconds, supplied by the caller (ofproto never
+/// reads a clock).
+pub type Millis = u64;
