@@ -4,13 +4,17 @@
 //! the current time in, and gets back what to do. Every rule of the pipeline
 //! is therefore testable in microseconds without root.
 
+pub mod action;
 pub mod classifier;
 pub mod exact_cache;
 pub mod field;
 pub mod flow_match;
 pub mod key;
+pub mod learn;
 pub mod normal;
 pub mod port;
+pub mod syntax;
+pub mod table;
 
 pub use field::Field;
 pub use flow_match::Match;

@@ -75,21 +75,31 @@ TIMEOUT=${OVS_SANDBOX_TIMEOUT:-20}
 SANDBOX_DIR=
 NETNS=
 PIDS=()
+CMD_PID=
+
+alive() {
+    # alive PID: true if PID exists and is not a zombie (a daemon we started
+    # is reparented to PID 1, which may take a while to reap it).
+    local st
+    kill -0 "$1" 2>/dev/null || return 1
+    st=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1)
+    [ -n "$st" ] && [ "$st" != Z ]
+}
 
 stop_pid() {
     # stop_pid PID: SIGTERM, wait up to ~5s, then SIGKILL.  Only the given pid.
     local pid=$1 i
     [ -n "$pid" ] || return 0
-    kill -0 "$pid" 2>/dev/null || return 0
+    alive "$pid" || return 0
     kill -TERM "$pid" 2>/dev/null
-    for i in $(seq 50); do
-        kill -0 "$pid" 2>/dev/null || return 0
-        sleep 0.1
+    for i in $(seq 100); do
+        alive "$pid" || return 0
+        sleep 0.05
     done
     kill -KILL "$pid" 2>/dev/null
-    for i in $(seq 20); do
-        kill -0 "$pid" 2>/dev/null || return 0
-        sleep 0.1
+    for i in $(seq 40); do
+        alive "$pid" || return 0
+        sleep 0.05
     done
 }
 
@@ -97,6 +107,10 @@ cleanup() {
     local rc=$?
     trap - EXIT INT TERM
     local i
+    if [ -n "$CMD_PID" ]; then
+        log "stopping command pid $CMD_PID"
+        stop_pid "$CMD_PID"
+    fi
     # Stop in reverse start order (vswitchd first, then ovsdb-server).
     for ((i=${#PIDS[@]}-1; i>=0; i--)); do
         log "stopping pid ${PIDS[i]}"
@@ -190,5 +204,12 @@ log "ovs-vswitchd pid $pid"
     || die "ovs-vswitchd did not become ready"
 
 # --- Run the command ---------------------------------------------------------------
-ip netns exec "$NETNS" "$@"
-exit $?
+# Run CMD in the background (stdin passed through explicitly) and `wait` for
+# it, so that SIGINT/SIGTERM sent to this script are acted on at once: the trap
+# stops CMD (by pid) and then the daemons.
+ip netns exec "$NETNS" "$@" <&0 &
+CMD_PID=$!
+wait "$CMD_PID"
+rc=$?
+CMD_PID=
+exit "$rc"

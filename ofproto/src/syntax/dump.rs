@@ -1,0 +1,90 @@
+//! Printing one flow as a `dump-flows` line (with or without statistics).
+
+use super::actions::format_actions;
+use super::matches::format_match;
+use super::PortMap;
+use crate::action::Action;
+use crate::flow_match::Match;
+use crate::Millis;
+
+/// Everything a dump line shows about a flow.
+#[derive(Clone, Copy, Debug)]
+pub struct FlowLine<'a> {
+    pub table: u8,
+    pub cookie: u64,
+    pub priority: u16,
+    pub matched: &'a Match,
+    pub actions: &'a [Action],
+    pub idle_timeout: u16,
+    pub hard_timeout: u16,
+    pub n_packets: u64,
+    pub n_bytes: u64,
+    pub created: Millis,
+    pub modified: Millis,
+    pub used: Millis,
+}
+
+/// Which columns a dump shows.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct LineStyle<'a> {
+    /// `duration`, `n_packets`, `n_bytes` (and `cookie`/`table` always).
+    pub stats: bool,
+    /// `idle_age` and `hard_age` (ovs-ofctl shows them only in its default,
+    /// unsorted, numeric dump).
+    pub ages: bool,
+    pub ports: Option<&'a PortMap>,
+}
+
+/// Formats a duration in milliseconds as OVS's `ofp_print_duration`.
+pub fn format_duration(ms: Millis) -> String {
+    let sec = ms / 1000;
+    let frac = ms % 1000;
+    if frac == 0 {
+        format!("{sec}s")
+    } else {
+        format!("{sec}.{frac:03}s")
+    }
+}
+
+/// One `dump-flows` line, without the leading space OVS prints.
+pub fn format_flow_line(f: &FlowLine, now: Millis, style: LineStyle) -> String {
+    let mut s = String::new();
+    if style.stats || f.cookie != 0 {
+        s += &format!("cookie={:#x}, ", f.cookie);
+        if f.cookie == 0 {
+            s.replace_range(s.len() - 5.., "0x0, ");
+        }
+    }
+    let duration = now.saturating_sub(f.created);
+    if style.stats {
+        s += &format!("duration={}, ", format_duration(duration));
+    }
+    if style.stats || f.table != 0 {
+        s += &format!("table={}, ", f.table);
+    }
+    if style.stats {
+        s += &format!("n_packets={}, n_bytes={}, ", f.n_packets, f.n_bytes);
+    }
+    if f.idle_timeout != 0 {
+        s += &format!("idle_timeout={}, ", f.idle_timeout);
+    }
+    if f.hard_timeout != 0 {
+        s += &format!("hard_timeout={}, ", f.hard_timeout);
+    }
+    if style.stats && style.ages {
+        // NXST carries ages as 16-bit counts, saturating at 65534 seconds.
+        let idle_age = (now.saturating_sub(f.used) / 1000).min(65534);
+        let hard_age = (now.saturating_sub(f.modified) / 1000).min(65534);
+        s += &format!("idle_age={idle_age}, ");
+        if hard_age != duration / 1000 {
+            s += &format!("hard_age={hard_age}, ");
+        }
+    }
+    s += &format_match(f.matched, f.priority, style.ports);
+    if !s.is_empty() && !s.ends_with(' ') {
+        s.push(' ');
+    }
+    s += "actions=";
+    s += &format_actions(f.actions, style.ports);
+    s
+}

@@ -1,0 +1,158 @@
+//! ovs-ofctl's text syntax: parsing flow strings and printing flows, byte for
+//! byte as Open vSwitch 3.1 does (OpenFlow 1.0 + NXM dialect).
+
+pub mod actions;
+pub mod dump;
+pub mod flow;
+pub mod matches;
+pub mod value;
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// A parse error, worded like ovs-ofctl's, naming the offending token.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ParseError(pub String);
+
+impl fmt::Display for ParseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ParseError {}
+
+pub type ParseResult<T> = Result<T, ParseError>;
+
+pub(crate) fn err<T>(msg: impl Into<String>) -> ParseResult<T> {
+    Err(ParseError(msg.into()))
+}
+
+/// Port names known to the bridge, for `in_port=p1`, `output:p1` and `--names`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PortMap {
+    by_name: BTreeMap<String, u32>,
+    by_number: BTreeMap<u32, String>,
+}
+
+impl PortMap {
+    pub fn new() -> PortMap {
+        PortMap::default()
+    }
+
+    pub fn insert(&mut self, name: impl Into<String>, ofport: u32) {
+        let name = name.into();
+        self.by_number.insert(ofport, name.clone());
+        self.by_name.insert(name, ofport);
+    }
+
+    pub fn number(&self, name: &str) -> Option<u32> {
+        self.by_name.get(name).copied()
+    }
+
+    pub fn name(&self, ofport: u32) -> Option<&str> {
+        self.by_number.get(&ofport).map(|s| s.as_str())
+    }
+}
+
+/// Splits OVS-style `key=value`, `key:value` and `key(value)` items, exactly as
+/// `ofputil_parse_key_value` does: items are separated by commas or white
+/// space, and parentheses nest inside values.
+pub struct KeyValues<'a> {
+    rest: &'a str,
+}
+
+impl<'a> KeyValues<'a> {
+    pub fn new(s: &'a str) -> KeyValues<'a> {
+        KeyValues { rest: s }
+    }
+}
+
+fn is_item_sep(c: char) -> bool {
+    matches!(c, ',' | ' ' | '\t' | '\r' | '\n')
+}
+
+/// Length of a value up to one of `delims`, skipping over balanced parentheses.
+fn value_len(s: &str, delims: &[char]) -> usize {
+    let b = s.as_bytes();
+    let mut n = 0;
+    while n < b.len() && !delims.contains(&(b[n] as char)) {
+        if b[n] == b'(' {
+            let mut level = 0i32;
+            loop {
+                if n >= b.len() {
+                    return n;
+                }
+                match b[n] {
+                    b'(' => level += 1,
+                    b')' => level -= 1,
+                    _ => {}
+                }
+                n += 1;
+                if level <= 0 {
+                    break;
+                }
+            }
+        } else {
+            n += 1;
+        }
+    }
+    n
+}
+
+impl<'a> Iterator for KeyValues<'a> {
+    /// (key, value); value is "" when the item has none.
+    type Item = (&'a str, &'a str);
+
+    fn next(&mut self) -> Option<(&'a str, &'a str)> {
+        let s = self.rest.trim_start_matches(is_item_sep);
+        if s.is_empty() {
+            self.rest = s;
+            return None;
+        }
+        let key_len = s
+            .find([':', '=', '(', ',', ' ', '\t', '\r', '\n'])
+            .unwrap_or(s.len());
+        let key = &s[..key_len];
+        let delim = s[key_len..].chars().next();
+        let after = if delim.is_some() { &s[key_len + 1..] } else { "" };
+        let value_delims: &[char] = match delim {
+            Some(':') | Some('=') => &[',', ' ', '\t', '\r', '\n'],
+            Some('(') => &[')'],
+            _ => {
+                self.rest = after;
+                return Some((key, ""));
+            }
+        };
+        let vlen = value_len(after, value_delims);
+        let value = &after[..vlen];
+        let rest = &after[vlen..];
+        self.rest = if rest.is_empty() { rest } else { &rest[1..] };
+        Some((key, value))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_values_like_ovs() {
+        let kv: Vec<_> = KeyValues::new(
+            "output:1, resubmit(,3),learn(table=20,NXM_OF_VLAN_TCI[0..11]),drop load:0->NXM_OF_VLAN_TCI[]",
+        )
+        .collect();
+        assert_eq!(
+            kv,
+            vec![
+                ("output", "1"),
+                ("resubmit", ",3"),
+                ("learn", "table=20,NXM_OF_VLAN_TCI[0..11]"),
+                ("drop", ""),
+                ("load", "0->NXM_OF_VLAN_TCI[]"),
+            ]
+        );
+        let kv: Vec<_> = KeyValues::new("a(b(c),d),e=f(g,h)").collect();
+        assert_eq!(kv, vec![("a", "b(c),d"), ("e", "f(g,h)")]);
+    }
+}
