@@ -12,9 +12,11 @@ pub mod flow_match;
 pub mod key;
 pub mod learn;
 pub mod normal;
+pub mod pipeline;
 pub mod port;
 pub mod syntax;
 pub mod table;
+pub mod trace;
 
 pub use field::Field;
 pub use flow_match::Match;
