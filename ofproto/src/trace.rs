@@ -64,7 +64,7 @@ pub fn trace(sw: &mut Switch, bridge: usize, key: &FlowKey, now: Millis, generat
 }
 
 fn report(sw: &Switch, bridge: usize, key: &FlowKey, v: &Verdict) -> TraceReport {
-    let ports = sw.bridges[bridge].port_map();
+    let _ = bridge;
     let events = v
         .trace
         .iter()
@@ -84,7 +84,7 @@ fn report(sw: &Switch, bridge: usize, key: &FlowKey, v: &Verdict) -> TraceReport
     let final_flow = (v.final_key != *key).then(|| format_flow_key(&v.final_key, None));
     let outputs = v.outputs.iter().map(|o| describe_output(sw, key, o)).collect();
     TraceReport {
-        flow: format_flow_key(key, Some(&ports)).replace(",in_port=", ",in_port=").to_string(),
+        flow: format_flow_key(key, None),
         events,
         final_flow,
         outputs,
@@ -100,7 +100,9 @@ fn describe_output(sw: &Switch, received: &FlowKey, o: &Output) -> TraceOutput {
     use crate::pipeline::changes as c;
     let b = &sw.bridges[o.bridge];
     let mut edits = Vec::new();
-    if o.changes & c::TUNNEL != 0 {
+    // Tunnel metadata only matters where it is used: a tunnel port's
+    // encapsulation, or a packet that keeps a non-zero id.
+    if o.changes & c::TUNNEL != 0 && (o.key.tun_id() != 0 || o.key.get(crate::key::TUN_DST) != 0) {
         let mut t = format!("tun_id={:#x}", o.key.tun_id());
         let dst = o.key.get(crate::key::TUN_DST) as u32;
         if dst != 0 {

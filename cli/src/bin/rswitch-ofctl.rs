@@ -1,2 +1,200 @@
-//! rswitch-ofctl: the ovs-ofctl work-alike (placeholder until the CLI lands).
-fn main() {}
+//! rswitch-ofctl: the ovs-ofctl work-alike. Until the daemon lands (the
+//! datapath issue), it works offline on flow files: check and canonicalise
+//! flows, dump them as a bridge would, and trace packets through them.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use ofproto::pipeline::{Bridge, FailMode, Switch};
+use ofproto::port::PortInfo;
+use ofproto::syntax::dump::{format_flow_line, FlowLine, LineStyle};
+use ofproto::syntax::flow::{parse_flows_file, FlowModCommand};
+use ofproto::trace::{parse_packet, trace};
+
+#[derive(Parser)]
+#[command(name = "rswitch-ofctl", version, about = "OpenFlow switch management (ovs-ofctl syntax)")]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Parse a flows file (ovs-ofctl add-flows format) and print each flow
+    /// the way `ovs-ofctl dump-flows --no-stats` would show it.
+    CheckFlows {
+        file: String,
+        /// Port names, as NAME=OFPORT (repeatable).
+        #[arg(long = "port", value_name = "NAME=OFPORT")]
+        ports: Vec<String>,
+    },
+    /// Trace a packet (flow syntax) through the flows of a file, offline.
+    Trace {
+        /// Flows file for the bridge.
+        #[arg(long)]
+        flows: String,
+        /// Packet description, e.g. in_port=1,dl_src=..,dl_dst=..,ip,nw_dst=..
+        packet: String,
+        #[arg(long = "port", value_name = "NAME=OFPORT")]
+        ports: Vec<String>,
+        /// Apply side effects (learned flows), like ofproto/trace -generate.
+        #[arg(long)]
+        generate: bool,
+        /// Output format.
+        #[arg(long, default_value = "text", value_parser = ["text", "json"])]
+        format: String,
+    },
+    /// A built-in demonstration: the OpenStack Neutron compute node of
+    /// LABS.md L6 learning a VM's MAC from the GRE tunnel.
+    Demo,
+}
+
+fn bridge_from(file: &str, ports: &[String]) -> Result<Bridge, String> {
+    let mut b = Bridge::new("br0");
+    b.set_fail_mode(FailMode::Secure, 0);
+    for p in ports {
+        let (name, num) = p
+            .split_once('=')
+            .ok_or_else(|| format!("{p}: expected NAME=OFPORT"))?;
+        let num: u32 = num.parse().map_err(|_| format!("{p}: bad port number"))?;
+        b.set_port(PortInfo::new(num, name));
+    }
+    let text = std::fs::read_to_string(file).map_err(|e| format!("{file}: {e}"))?;
+    let fms = parse_flows_file(&text, FlowModCommand::Add, Some(&b.port_map())).map_err(|e| format!("{file}: {e}"))?;
+    for fm in &fms {
+        for w in &fm.warnings {
+            eprintln!("rswitch-ofctl: warning: {w}");
+        }
+    }
+    b.tables.apply_batch(&fms, 0).map_err(|e| format!("{file}: {e}"))?;
+    Ok(b)
+}
+
+fn print_flows(b: &Bridge) {
+    for f in b.tables.flows() {
+        let m = b.tables.rule_match(f.table, f.id).expect("live flow");
+        let line = FlowLine {
+            table: f.table,
+            cookie: f.flow.cookie,
+            priority: f.priority,
+            matched: &m,
+            actions: &f.flow.actions,
+            idle_timeout: f.flow.idle_timeout,
+            hard_timeout: f.flow.hard_timeout,
+            n_packets: f.flow.n_packets,
+            n_bytes: f.flow.n_bytes,
+            created: f.flow.created,
+            modified: f.flow.modified,
+            used: f.flow.used,
+        };
+        println!(" {}", format_flow_line(&line, 0, LineStyle::default()));
+    }
+}
+
+const DEMO_FLOWS: &str = "
+table=0,priority=1,in_port=1 actions=resubmit(,1)
+table=0,priority=1,in_port=2 actions=resubmit(,2)
+table=0,priority=0 actions=drop
+table=1,priority=1,dl_dst=00:00:00:00:00:00/01:00:00:00:00:00 actions=resubmit(,20)
+table=1,priority=1,dl_dst=01:00:00:00:00:00/01:00:00:00:00:00 actions=resubmit(,21)
+table=2,priority=1,tun_id=0x1 actions=mod_vlan_vid:4,resubmit(,10)
+table=2,priority=0 actions=drop
+table=3,priority=0 actions=drop
+table=10,priority=1 actions=learn(table=20,hard_timeout=300,priority=1,NXM_OF_VLAN_TCI[0..11],NXM_OF_ETH_DST[]=NXM_OF_ETH_SRC[],load:0->NXM_OF_VLAN_TCI[],load:NXM_NX_TUN_ID[]->NXM_NX_TUN_ID[],output:NXM_OF_IN_PORT[]),output:1
+table=20,priority=0 actions=resubmit(,21)
+table=21,priority=1,dl_vlan=4 actions=strip_vlan,set_tunnel:0x1,output:2
+table=21,priority=0 actions=drop
+";
+
+fn demo() -> Result<(), String> {
+    let mut sw = Switch::new();
+    let mut br_int = Bridge::new("br-int");
+    br_int.set_fail_mode(FailMode::Secure, 0);
+    br_int.set_port(PortInfo::new(1, "patch-tun"));
+    let mut vm = PortInfo::new(2, "vm1");
+    vm.vlan = ofproto::port::VlanConfig::access(4);
+    br_int.set_port(vm);
+    let fms = parse_flows_file("priority=1 actions=NORMAL", FlowModCommand::Add, None).map_err(|e| e.0)?;
+    br_int.tables.apply_batch(&fms, 0).map_err(|e| e.to_string())?;
+    let mut br_tun = Bridge::new("br-tun");
+    br_tun.set_fail_mode(FailMode::Secure, 0);
+    br_tun.set_port(PortInfo::new(1, "patch-int"));
+    br_tun.set_port(PortInfo::new(2, "gre-c6120002"));
+    let fms = parse_flows_file(DEMO_FLOWS, FlowModCommand::Add, None).map_err(|e| e.0)?;
+    br_tun.tables.apply_batch(&fms, 0).map_err(|e| e.to_string())?;
+    let i = sw.add_bridge(br_int);
+    let t = sw.add_bridge(br_tun);
+    sw.link_patch((i, 1), (t, 1));
+    println!("# Neutron compute node (LABS.md L6): br-int <-patch-> br-tun, br-tun has the seed's tables.");
+    println!("# rswitch-ofctl dump-flows br-tun table=20   (before any traffic)");
+    print_table(&sw.bridges[t], 20);
+    let pkt = "in_port=2,tun_id=0x1,dl_src=fa:16:3e:2a:46:e0,dl_dst=ff:ff:ff:ff:ff:ff,arp,arp_op=1";
+    println!("\n# A broadcast ARP from the network node arrives over GRE: trace --generate {pkt}\n");
+    let key = parse_packet(pkt, None).map_err(|e| e.0)?;
+    print!("{}", trace(&mut sw, t, &key, 1_000, true).to_text());
+    println!("\n# rswitch-ofctl dump-flows br-tun table=20   (learned, as in seed 001)");
+    print_table(&sw.bridges[t], 20);
+    Ok(())
+}
+
+fn print_table(b: &Bridge, table: u8) {
+    for f in b.tables.flows().into_iter().filter(|f| f.table == table) {
+        let m = b.tables.rule_match(f.table, f.id).expect("live flow");
+        let line = FlowLine {
+            table: f.table,
+            cookie: f.flow.cookie,
+            priority: f.priority,
+            matched: &m,
+            actions: &f.flow.actions,
+            idle_timeout: f.flow.idle_timeout,
+            hard_timeout: f.flow.hard_timeout,
+            n_packets: f.flow.n_packets,
+            n_bytes: f.flow.n_bytes,
+            created: f.flow.created,
+            modified: f.flow.modified,
+            used: f.flow.used,
+        };
+        println!(" {}", format_flow_line(&line, 1_000, LineStyle::default()));
+    }
+}
+
+fn run(cli: Cli) -> Result<(), String> {
+    match cli.cmd {
+        Cmd::CheckFlows { file, ports } => {
+            let b = bridge_from(&file, &ports)?;
+            print_flows(&b);
+            Ok(())
+        }
+        Cmd::Trace {
+            flows,
+            packet,
+            ports,
+            generate,
+            format,
+        } => {
+            let b = bridge_from(&flows, &ports)?;
+            let map = b.port_map();
+            let mut sw = Switch::new();
+            let i = sw.add_bridge(b);
+            let key = parse_packet(&packet, Some(&map)).map_err(|e| e.0)?;
+            let r = trace(&mut sw, i, &key, 0, generate);
+            if format == "json" {
+                println!("{}", r.to_json());
+            } else {
+                print!("{}", r.to_text());
+            }
+            Ok(())
+        }
+        Cmd::Demo => demo(),
+    }
+}
+
+fn main() -> ExitCode {
+    match run(Cli::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("rswitch-ofctl: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
