@@ -30,6 +30,11 @@
 # (namespaces).  Bridges you create should use datapath_type=netdev (the
 # kernel datapath is never used: ovs-vswitchd runs with --disable-system).
 #
+# Notes: a netdev bridge's LOCAL port is a tap device, created inside the
+# namespace only.  Inject packets into dummy ports with
+#   ovs-appctl netdev-dummy/receive p1 'in_port(1),eth(src=..,dst=..),eth_type(0x0800),ipv4(...)'
+# Exit 77 is also used when not running as root.
+#
 # Environment knobs:
 #   OVS_SANDBOX_KEEP=1      keep the temp dir (logs) after exit; path printed
 #   OVS_SANDBOX_TIMEOUT=N   seconds to wait for each daemon socket (default 20)
