@@ -41,9 +41,10 @@ pub struct Flow {
     pub used: Millis,
     pub n_packets: u64,
     pub n_bytes: u64,
-    /// Unique for the life of the tables; identifies learn actions.
+    /// Unique for the life of the tables; identifies learn actions (and,
+    /// through `FlowTables::learned_by`, which learn action made a flow; kept
+    /// aside because few flows are learned and every byte here counts).
     pub serial: u64,
-    pub learned_by: Option<LearnOrigin>,
 }
 
 /// Why a flow left its table.
@@ -96,7 +97,13 @@ pub struct FlowRef<'a> {
 
 enum Undo {
     Remove { table: u8, id: RuleId },
-    Restore { table: u8, matched: Match, priority: u16, flow: Flow },
+    Restore {
+        table: u8,
+        matched: Match,
+        priority: u16,
+        flow: Flow,
+        origin: Option<LearnOrigin>,
+    },
     Replace { table: u8, id: RuleId, flow: Flow },
 }
 
@@ -107,6 +114,8 @@ pub struct FlowTables {
     next_serial: u64,
     /// Live flows per learn action, for `limit=`.
     learned_counts: HashMap<LearnOrigin, u32>,
+    /// Serial of each learned flow -> the learn action that made it.
+    learned_by: HashMap<u64, LearnOrigin>,
     undo: Option<Vec<Undo>>,
 }
 
@@ -127,6 +136,7 @@ impl FlowTables {
             generation: 0,
             next_serial: 1,
             learned_counts: HashMap::new(),
+            learned_by: HashMap::new(),
             undo: None,
         }
     }
@@ -228,7 +238,21 @@ impl FlowTables {
             n_packets: 0,
             n_bytes: 0,
             serial,
-            learned_by: None,
+        }
+    }
+
+    /// Which learn action installed the flow with this serial, if any.
+    pub fn learned_by(&self, serial: u64) -> Option<LearnOrigin> {
+        self.learned_by.get(&serial).copied()
+    }
+
+    fn count_learned(&mut self, serial: u64, delta: i32) {
+        if let Some(o) = self.learned_by.get(&serial).copied() {
+            let c = self.learned_counts.entry(o).or_insert(0);
+            *c = c.saturating_add_signed(delta);
+            if *c == 0 {
+                self.learned_counts.remove(&o);
+            }
         }
     }
 
@@ -239,9 +263,7 @@ impl FlowTables {
     }
 
     fn insert(&mut self, table: u8, matched: &Match, priority: u16, flow: Flow) -> RuleId {
-        if let Some(o) = flow.learned_by {
-            *self.learned_counts.entry(o).or_insert(0) += 1;
-        }
+        self.count_learned(flow.serial, 1);
         let id = self.tables[table as usize].insert(matched, priority, flow);
         self.log(Undo::Remove { table, id });
         id
@@ -252,19 +274,14 @@ impl FlowTables {
         let matched = cls.rule_match(id)?;
         let priority = cls.priority(id)?;
         let flow = cls.remove(id)?;
-        if let Some(o) = flow.learned_by {
-            if let Some(c) = self.learned_counts.get_mut(&o) {
-                *c = c.saturating_sub(1);
-                if *c == 0 {
-                    self.learned_counts.remove(&o);
-                }
-            }
-        }
+        self.count_learned(flow.serial, -1);
+        let origin = self.learned_by.remove(&flow.serial);
         self.log(Undo::Restore {
             table,
             matched,
             priority,
             flow: flow.clone(),
+            origin,
         });
         Some((matched, priority, flow))
     }
@@ -322,7 +339,8 @@ impl FlowTables {
                     // cookie, counters and age start over.
                     let mut fresh = self.new_flow(fm, now);
                     self.replace(table, id, |f| {
-                        fresh.learned_by = f.learned_by;
+                        // Keep the identity so learned-flow bookkeeping holds.
+                        fresh.serial = f.serial;
                         *f = fresh;
                     });
                     out.modified += 1;
@@ -400,7 +418,7 @@ impl FlowTables {
             let mut victims = Vec::new();
             for (t, cls) in self.tables.iter().enumerate() {
                 for rid in cls.iter() {
-                    if let Some(o) = cls.get(rid).and_then(|f| f.learned_by) {
+                    if let Some(o) = cls.get(rid).and_then(|f| self.learned_by.get(&f.serial)) {
                         if o.serial == serial && learners.contains(&o.action) {
                             victims.push((t as u8, rid));
                         }
@@ -475,11 +493,7 @@ impl FlowTables {
             match u {
                 Undo::Remove { table, id } => {
                     if let Some(f) = self.tables[table as usize].remove(id) {
-                        if let Some(o) = f.learned_by {
-                            if let Some(c) = self.learned_counts.get_mut(&o) {
-                                *c = c.saturating_sub(1);
-                            }
-                        }
+                        self.count_learned(f.serial, -1);
                     }
                 }
                 Undo::Restore {
@@ -487,10 +501,12 @@ impl FlowTables {
                     matched,
                     priority,
                     flow,
+                    origin,
                 } => {
-                    if let Some(o) = flow.learned_by {
-                        *self.learned_counts.entry(o).or_insert(0) += 1;
+                    if let Some(o) = origin {
+                        self.learned_by.insert(flow.serial, o);
                     }
+                    self.count_learned(flow.serial, 1);
                     self.tables[table as usize].insert(&matched, priority, flow);
                 }
                 Undo::Replace { table, id, flow } => {
@@ -603,8 +619,8 @@ impl FlowTables {
             n_packets: 0,
             n_bytes: 0,
             serial,
-            learned_by: Some(origin),
         };
+        self.learned_by.insert(serial, origin);
         self.insert(table, &lf.matched, lf.priority, flow);
         self.generation += 1;
         true

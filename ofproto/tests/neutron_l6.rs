@@ -171,3 +171,35 @@ fn resubmit_loop_hits_the_depth_limit() {
     assert!(t.contains("Translation failed (Recursion too deep), packet is dropped."), "{t}");
     let _ = key::TUN_ID;
 }
+
+#[test]
+fn learn_limit_result_dst_and_delete_learned() {
+    use ofproto::syntax::flow::parse_flow_mod;
+    let mut sw = Switch::new();
+    let mut b = Bridge::new("br0");
+    b.set_fail_mode(FailMode::Secure, 0);
+    b.set_port(PortInfo::new(1, "p1"));
+    b.set_port(PortInfo::new(2, "p2"));
+    let fms = parse_flows_file(
+        "table=0,priority=1,in_port=1 actions=learn(table=5,limit=2,delete_learned,result_dst=reg0[0],NXM_OF_ETH_DST[]=NXM_OF_ETH_SRC[],output:NXM_OF_IN_PORT[]),output:2",
+        FlowModCommand::Add,
+        None,
+    )
+    .unwrap();
+    b.tables.apply_batch(&fms, 0).unwrap();
+    let i = sw.add_bridge(b);
+    let learned = |sw: &Switch| sw.bridges[i].tables.flows().iter().filter(|f| f.table == 5).count();
+    for n in 1..=3u8 {
+        let k = parse_packet(&format!("in_port=1,dl_src=02:00:00:00:00:0{n}"), None).unwrap();
+        let v = sw.run(i, &k, 60, n as u64, RunOptions::FORWARD);
+        let expect = if n <= 2 { 1 } else { 0 };
+        assert_eq!(v.final_key.reg(0), expect, "result_dst for packet {n}");
+    }
+    assert_eq!(learned(&sw), 2, "limit=2");
+    // Deleting the learning flow removes what it learned.
+    let del = parse_flow_mod("priority=1,in_port=1", FlowModCommand::DeleteStrict, None).unwrap();
+    let (o, removed) = sw.bridges[i].tables.apply(&del, 10).unwrap();
+    assert_eq!(o.deleted, 3);
+    assert_eq!(removed.len(), 3);
+    assert_eq!(learned(&sw), 0);
+}
