@@ -1,1 +1,5 @@
-//! datapath: packets and ports (wire formats, port backends, forwarding engine). Filled in by the datapath issue.
+//! datapath: rswitch's packets and ports: wire formats, flow-key extraction,
+//! header rewrites and offload handling, the port backends, and the
+//! multithreaded forwarding engine.
+
+pub mod packet;
