@@ -3,3 +3,4 @@
 //! multithreaded forwarding engine.
 
 pub mod packet;
+pub mod port;
