@@ -157,6 +157,16 @@ pub struct Verdict {
     /// The key after the last action (for traces).
     pub final_key: FlowKey,
     pub trace: Vec<TraceEvent>,
+    /// Flows hit, in order: (bridge, table, rule). A datapath that caches
+    /// this verdict credits these flows on every cache hit.
+    pub hits: Vec<(usize, u8, crate::classifier::RuleId)>,
+    /// The path ran learn() or NORMAL, whose effects (refreshing learned
+    /// flows and MAC ages) a cached verdict would skip: such verdicts should
+    /// be re-run now and then rather than cached forever.
+    pub side_effects: bool,
+    /// The run changed state other packets depend on (a new learned flow,
+    /// a new or moved MAC): caches of other verdicts must be invalidated.
+    pub state_changed: bool,
 }
 
 /// How to run a packet.
@@ -404,6 +414,7 @@ impl Switch {
         if ctx.opts.side_effects {
             self.bridges[b].tables.hit(table, id, ctx.len, ctx.now);
         }
+        ctx.verdict.hits.push((b, table, id));
         self.execute(ctx, b, table, depth, &actions, LearnOrigin { serial: self.bridges[b].tables.get(table, id).map(|r| r.flow.serial).unwrap_or(0), action: 0 });
     }
 
@@ -519,6 +530,7 @@ impl Switch {
                 }
                 Action::Note(_) => {}
                 Action::Learn(l) => {
+                    ctx.verdict.side_effects = true;
                     let lf = l.execute(&ctx.key);
                     if ctx.opts.trace {
                         let line = crate::syntax::dump::FlowLine {
@@ -561,7 +573,11 @@ impl Switch {
                             serial: origin.serial,
                             action: i as u16,
                         };
+                        let before = self.bridges[b].tables.generation();
                         let ok = self.bridges[b].tables.learn(&lf, o, l.limit, ctx.now);
+                        if self.bridges[b].tables.generation() != before {
+                            ctx.verdict.state_changed = true;
+                        }
                         if let Some(r) = &l.result_dst {
                             write_sub(&mut ctx.key, r, ok as u128);
                         }
@@ -604,6 +620,7 @@ impl Switch {
     }
 
     fn normal(&mut self, ctx: &mut Ctx, b: usize, depth: u32) {
+        ctx.verdict.side_effects = true;
         let mut outs = std::mem::take(&mut ctx.normal_out);
         outs.clear();
         let bridge = &mut self.bridges[b];
@@ -633,6 +650,11 @@ impl Switch {
             } else if let Some(o) = outs.first() {
                 ctx.note(depth + 1, format!("-> forwarding to learned port {}", port_name(o.port)));
             }
+        }
+        if ctx.opts.side_effects
+            && matches!(res.learned, crate::normal::LearnResult::Learned | crate::normal::LearnResult::Moved { .. })
+        {
+            ctx.verdict.state_changed = true;
         }
         let saved = ctx.key.vlan_tci();
         for o in &outs {
