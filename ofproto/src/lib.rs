@@ -6,6 +6,7 @@
 
 pub mod action;
 pub mod classifier;
+pub mod dump;
 pub mod exact_cache;
 pub mod field;
 pub mod flow_match;

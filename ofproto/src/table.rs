@@ -324,7 +324,9 @@ impl FlowTables {
                 let table = fm.table.unwrap_or(0);
                 let cls = &self.tables[table as usize];
                 let existing = cls.find_exact(&fm.matched, fm.priority);
-                if fm.check_overlap {
+                // OVS checks overlap only for a genuinely new flow; an
+                // identical one is simply replaced.
+                if fm.check_overlap && existing.is_none() {
                     if let Some(o) = cls.find_overlap(&fm.matched, fm.priority) {
                         if Some(o) != existing {
                             return Err(FlowModError::Overlap {
@@ -376,6 +378,8 @@ impl FlowTables {
                         if fm.reset_counts {
                             f.n_packets = 0;
                             f.n_bytes = 0;
+                            // OVS rebuilds the rule: its idle time restarts.
+                            f.used = now;
                         }
                     });
                     out.modified += 1;
@@ -546,11 +550,13 @@ impl FlowTables {
                         && f.idle_timeout == fm.idle_timeout
                         && f.hard_timeout == fm.hard_timeout;
                     if !same {
-                        let (n_packets, n_bytes, created) = (f.n_packets, f.n_bytes, f.created);
+                        // OVS re-adds a changed flow: new age, old counters
+                        // and last-used time.
+                        let (n_packets, n_bytes, used) = (f.n_packets, f.n_bytes, f.used);
                         let mut fresh = self.new_flow(fm, now);
                         fresh.n_packets = n_packets;
                         fresh.n_bytes = n_bytes;
-                        fresh.created = created;
+                        fresh.used = used;
                         self.replace(t, id, |f| *f = fresh);
                         out.modified += 1;
                     }
