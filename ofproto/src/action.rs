@@ -42,8 +42,43 @@ impl SubField {
 
     /// Writes `value` (low `n_bits` bits) into the selected bits.
     pub fn write(&self, key: &mut crate::FlowKey, value: u128) {
-        self.field
-            .write_masked(key, value << self.ofs, self.mask());
+        self.field.write_masked(key, value << self.ofs, self.mask());
+    }
+}
+
+/// Why a packet is sent to the controller (OpenFlow's packet-in reason).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub enum PacketInReason {
+    NoMatch,
+    /// The usual reason: an explicit output to the controller.
+    #[default]
+    Action,
+    InvalidTtl,
+    ActionSet,
+    Group,
+    PacketOut,
+}
+
+impl PacketInReason {
+    pub const ALL: [PacketInReason; 6] = [
+        PacketInReason::NoMatch,
+        PacketInReason::Action,
+        PacketInReason::InvalidTtl,
+        PacketInReason::ActionSet,
+        PacketInReason::Group,
+        PacketInReason::PacketOut,
+    ];
+
+    /// The name ovs-ofctl uses (`reason=no_match`).
+    pub fn name(self) -> &'static str {
+        match self {
+            PacketInReason::NoMatch => "no_match",
+            PacketInReason::Action => "action",
+            PacketInReason::InvalidTtl => "invalid_ttl",
+            PacketInReason::ActionSet => "action_set",
+            PacketInReason::Group => "group",
+            PacketInReason::PacketOut => "packet_out",
+        }
     }
 }
 
@@ -51,24 +86,50 @@ impl SubField {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Action {
     /// Output to a port (physical or reserved: NORMAL, FLOOD, ALL, IN_PORT, LOCAL, TABLE).
-    Output { port: u32 },
-    /// Send to the controller (rswitch has none: counted as a "to controller" drop).
-    Controller { max_len: u16 },
+    Output {
+        port: u32,
+    },
+    /// Send to the controller (rswitch has none: the pipeline counts it as a
+    /// "to controller" drop). The other fields are what `controller(...)`
+    /// can say; they are kept so that flows print back as OVS prints them.
+    Controller {
+        max_len: u16,
+        reason: PacketInReason,
+        /// Controller connection id (0 = all).
+        id: u16,
+        userdata: Vec<u8>,
+        pause: bool,
+        meter_id: Option<u32>,
+    },
     /// `output:SRC[a..b]`: port number taken from a field.
-    OutputReg { src: SubField, max_len: u16 },
+    OutputReg {
+        src: SubField,
+        max_len: u16,
+    },
     /// `resubmit(port,table)`; `port` = OFPP_IN_PORT keeps the packet's in_port,
     /// `table` = None means the current table.
-    Resubmit { in_port: u32, table: Option<u8> },
+    Resubmit {
+        in_port: u32,
+        table: Option<u8>,
+    },
     /// OpenFlow 1.1 goto_table: continue in a later table after this list.
+    /// `goto_table:N`. ovs-ofctl sends it in OpenFlow 1.0 as
+    /// `resubmit(,N)`, so it prints that way; the pipeline runs it as
+    /// goto_table (continue in table N after this list).
     GotoTable(u8),
     /// `mod_vlan_vid`: rewrites the VID, pushing a tag if there is none.
     SetVlanVid(u16),
     /// `mod_vlan_pcp`: rewrites the PCP, pushing a tag if there is none.
     SetVlanPcp(u8),
     StripVlan,
+    /// `push_vlan`: OpenFlow 1.1+ only, so the OpenFlow 1.0 + NXM flow
+    /// syntax rejects it as ovs-ofctl does; kept for programmatic use.
     PushVlan(u16),
     /// `set_tunnel` (32-bit form) or `set_tunnel64`.
-    SetTunnel { id: u64, wide: bool },
+    SetTunnel {
+        id: u64,
+        wide: bool,
+    },
     /// `set_field` / `load`: write `value` under `mask` (field units) into `field`.
     /// `as_load` records that OVS prints it as `load:` (NXAST_REG_LOAD) rather
     /// than `set_field:`.
@@ -78,7 +139,10 @@ pub enum Action {
         mask: u128,
         as_load: bool,
     },
-    Move { src: SubField, dst: SubField },
+    Move {
+        src: SubField,
+        dst: SubField,
+    },
     SetEthSrc([u8; 6]),
     SetEthDst([u8; 6]),
     SetIpv4Src(u32),
@@ -97,6 +161,18 @@ pub enum Action {
 }
 
 impl Action {
+    /// A plain `CONTROLLER:max_len` output.
+    pub fn controller(max_len: u16) -> Action {
+        Action::Controller {
+            max_len,
+            reason: PacketInReason::Action,
+            id: 0,
+            userdata: Vec::new(),
+            pause: false,
+            meter_id: None,
+        }
+    }
+
     /// Whether this action can send the packet to `port` (for `out_port=` filters).
     pub fn outputs_to(&self, port: u32) -> bool {
         match self {

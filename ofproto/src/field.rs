@@ -32,6 +32,8 @@ pub enum Field {
     VlanTci,
     DlVlan,
     DlVlanPcp,
+    /// OXM `vlan_pcp`: the PCP of an existing tag (needs a VLAN match to be set).
+    VlanPcp,
     /// OXM vlan_vid: 12-bit VID plus the 0x1000 "present" bit.
     VlanVid,
     Ipv4Src,
@@ -74,7 +76,8 @@ pub enum Field {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Prereq {
     None,
-    /// VLAN TCI fields need nothing in OVS, kept for clarity.
+    /// A VLAN tag is present (OXM `vlan_pcp`).
+    Vlan,
     Ip,
     Ipv4,
     Ipv6,
@@ -113,7 +116,8 @@ pub struct FieldInfo {
     pub name: &'static str,
     /// Other accepted names.
     pub aliases: &'static [&'static str],
-    /// OVS's meta-flow name, printed by `set_field:` and `learn()`.
+    /// OVS's meta-flow name (`mf->name`), printed by `set_field:`, `learn()`
+    /// and in error messages ("value too large for 2-byte field tcp_dst").
     pub mf_name: &'static str,
     /// The NXM name OVS prints in `load:`/`move:`/`learn()`, if any.
     pub nxm: Option<&'static str>,
@@ -121,7 +125,12 @@ pub struct FieldInfo {
     pub oxm: Option<&'static str>,
     /// Width in bits as a subfield.
     pub width: u8,
+    /// Bytes OVS parses a value of this field into (`mf->n_bytes`); decides
+    /// "value too large for N-byte field" and silent truncation.
+    pub n_bytes: u8,
     pub kind: ValueKind,
+    /// Integers printed in hex (`MFS_HEXADECIMAL`) rather than decimal.
+    pub hex: bool,
     /// Whether a match may give a bitwise mask.
     pub maskable: bool,
     pub prereq: Prereq,
@@ -130,7 +139,7 @@ pub struct FieldInfo {
 }
 
 macro_rules! fi {
-    ($f:expr, $name:expr, $mf:expr, [$($a:expr),*], $nxm:expr, $oxm:expr, $w:expr, $kind:ident, $mask:expr, $pre:ident, $wr:expr) => {
+    ($f:expr, $name:expr, $mf:expr, [$($a:expr),*], $nxm:expr, $oxm:expr, $w:expr, $nb:expr, $kind:ident, $hex:expr, $mask:expr, $pre:ident, $wr:expr) => {
         FieldInfo {
             field: $f,
             name: $name,
@@ -139,7 +148,9 @@ macro_rules! fi {
             nxm: $nxm,
             oxm: $oxm,
             width: $w,
+            n_bytes: $nb,
             kind: ValueKind::$kind,
+            hex: $hex,
             maskable: $mask,
             prereq: Prereq::$pre,
             writable: $wr,
@@ -149,63 +160,137 @@ macro_rules! fi {
 
 use Field as F;
 
-/// Every field but the registers (see [`reg_info`]).
+/// Every field but the registers (see [`reg_info`]). Names, aliases and
+/// widths follow OVS 3.1's meta-flow table. `tp_src`/`tp_dst` are kept as
+/// their own protocol-generic views; the flow syntax treats them as OVS
+/// does, as aliases of `tcp_src`/`tcp_dst` (see `syntax::matches::lookup_field`).
+#[rustfmt::skip]
 pub static FIELDS: &[FieldInfo] = &[
-    fi!(F::InPort, "in_port", "in_port", [], Some("NXM_OF_IN_PORT"), None, 16, Port, false, None, true),
-    fi!(F::InPortOxm, "in_port_oxm", "in_port_oxm", [], None, Some("OXM_OF_IN_PORT"), 32, Port, false, None, true),
-    fi!(F::TunId, "tun_id", "tun_id", ["tunnel_id"], Some("NXM_NX_TUN_ID"), Some("OXM_OF_TUNNEL_ID"), 64, Int, true, None, true),
-    fi!(F::TunSrc, "tun_src", "tun_src", [], Some("NXM_NX_TUN_IPV4_SRC"), None, 32, Ipv4, true, None, true),
-    fi!(F::TunDst, "tun_dst", "tun_dst", [], Some("NXM_NX_TUN_IPV4_DST"), None, 32, Ipv4, true, None, true),
-    fi!(F::Metadata, "metadata", "metadata", [], None, Some("OXM_OF_METADATA"), 64, Int, true, None, true),
-    fi!(F::EthSrc, "dl_src", "eth_src", ["eth_src"], Some("NXM_OF_ETH_SRC"), Some("OXM_OF_ETH_SRC"), 48, Mac, true, None, true),
-    fi!(F::EthDst, "dl_dst", "eth_dst", ["eth_dst"], Some("NXM_OF_ETH_DST"), Some("OXM_OF_ETH_DST"), 48, Mac, true, None, true),
-    fi!(F::EthType, "dl_type", "eth_type", ["eth_type"], Some("NXM_OF_ETH_TYPE"), Some("OXM_OF_ETH_TYPE"), 16, Int, false, None, false),
-    fi!(F::VlanTci, "vlan_tci", "vlan_tci", [], Some("NXM_OF_VLAN_TCI"), None, 16, Int, true, None, true),
-    fi!(F::DlVlan, "dl_vlan", "dl_vlan", [], None, None, 12, Int, false, None, true),
-    fi!(F::DlVlanPcp, "dl_vlan_pcp", "dl_vlan_pcp", ["vlan_pcp"], None, Some("OXM_OF_VLAN_PCP"), 3, Int, false, None, true),
-    fi!(F::VlanVid, "vlan_vid", "vlan_vid", [], None, Some("OXM_OF_VLAN_VID"), 13, Int, true, None, true),
-    fi!(F::Ipv4Src, "nw_src", "ip_src", ["ip_src"], Some("NXM_OF_IP_SRC"), Some("OXM_OF_IPV4_SRC"), 32, Ipv4, true, Ipv4, true),
-    fi!(F::Ipv4Dst, "nw_dst", "ip_dst", ["ip_dst"], Some("NXM_OF_IP_DST"), Some("OXM_OF_IPV4_DST"), 32, Ipv4, true, Ipv4, true),
-    fi!(F::IpProto, "nw_proto", "nw_proto", ["ip_proto"], Some("NXM_OF_IP_PROTO"), Some("OXM_OF_IP_PROTO"), 8, Int, false, Ip, false),
-    fi!(F::NwTos, "nw_tos", "nw_tos", [], Some("NXM_OF_IP_TOS"), None, 8, Int, false, Ip, true),
-    fi!(F::IpDscp, "ip_dscp", "ip_dscp", [], None, Some("OXM_OF_IP_DSCP"), 6, Int, false, Ip, true),
-    fi!(F::IpEcn, "nw_ecn", "nw_ecn", ["ip_ecn"], Some("NXM_NX_IP_ECN"), Some("OXM_OF_IP_ECN"), 2, Int, false, Ip, true),
-    fi!(F::IpTtl, "nw_ttl", "nw_ttl", [], Some("NXM_NX_IP_TTL"), None, 8, Int, false, Ip, true),
-    fi!(F::IpFrag, "nw_frag", "ip_frag", ["ip_frag"], Some("NXM_NX_IP_FRAG"), None, 8, Frag, true, Ip, false),
-    fi!(F::TpSrc, "tp_src", "tcp_src", [], None, None, 16, Int, true, Transport, true),
-    fi!(F::TpDst, "tp_dst", "tcp_dst", [], None, None, 16, Int, true, Transport, true),
-    fi!(F::TcpSrc, "tcp_src", "tcp_src", [], Some("NXM_OF_TCP_SRC"), Some("OXM_OF_TCP_SRC"), 16, Int, true, Tcp, true),
-    fi!(F::TcpDst, "tcp_dst", "tcp_dst", [], Some("NXM_OF_TCP_DST"), Some("OXM_OF_TCP_DST"), 16, Int, true, Tcp, true),
-    fi!(F::UdpSrc, "udp_src", "udp_src", [], Some("NXM_OF_UDP_SRC"), Some("OXM_OF_UDP_SRC"), 16, Int, true, Udp, true),
-    fi!(F::UdpDst, "udp_dst", "udp_dst", [], Some("NXM_OF_UDP_DST"), Some("OXM_OF_UDP_DST"), 16, Int, true, Udp, true),
-    fi!(F::SctpSrc, "sctp_src", "sctp_src", [], None, Some("OXM_OF_SCTP_SRC"), 16, Int, true, Sctp, true),
-    fi!(F::SctpDst, "sctp_dst", "sctp_dst", [], None, Some("OXM_OF_SCTP_DST"), 16, Int, true, Sctp, true),
-    fi!(F::TcpFlags, "tcp_flags", "tcp_flags", [], Some("NXM_NX_TCP_FLAGS"), Some("ONFOXM_ET_TCP_FLAGS"), 16, TcpFlags, true, Tcp, false),
-    fi!(F::IcmpType, "icmp_type", "icmp_type", ["icmpv4_type"], Some("NXM_OF_ICMP_TYPE"), Some("OXM_OF_ICMPV4_TYPE"), 8, Int, false, Icmp, true),
-    fi!(F::IcmpCode, "icmp_code", "icmp_code", ["icmpv4_code"], Some("NXM_OF_ICMP_CODE"), Some("OXM_OF_ICMPV4_CODE"), 8, Int, false, Icmp, true),
-    fi!(F::ArpOp, "arp_op", "arp_op", [], Some("NXM_OF_ARP_OP"), Some("OXM_OF_ARP_OP"), 16, Int, false, Arp, true),
-    fi!(F::ArpSpa, "arp_spa", "arp_spa", [], Some("NXM_OF_ARP_SPA"), Some("OXM_OF_ARP_SPA"), 32, Ipv4, true, Arp, true),
-    fi!(F::ArpTpa, "arp_tpa", "arp_tpa", [], Some("NXM_OF_ARP_TPA"), Some("OXM_OF_ARP_TPA"), 32, Ipv4, true, Arp, true),
-    fi!(F::ArpSha, "arp_sha", "arp_sha", [], Some("NXM_NX_ARP_SHA"), Some("OXM_OF_ARP_SHA"), 48, Mac, true, Arp, true),
-    fi!(F::ArpTha, "arp_tha", "arp_tha", [], Some("NXM_NX_ARP_THA"), Some("OXM_OF_ARP_THA"), 48, Mac, true, Arp, true),
-    fi!(F::Ipv6Src, "ipv6_src", "ipv6_src", [], Some("NXM_NX_IPV6_SRC"), Some("OXM_OF_IPV6_SRC"), 128, Ipv6, true, Ipv6, true),
-    fi!(F::Ipv6Dst, "ipv6_dst", "ipv6_dst", [], Some("NXM_NX_IPV6_DST"), Some("OXM_OF_IPV6_DST"), 128, Ipv6, true, Ipv6, true),
-    fi!(F::Ipv6Label, "ipv6_label", "ipv6_label", [], Some("NXM_NX_IPV6_LABEL"), Some("OXM_OF_IPV6_FLABEL"), 20, Int, true, Ipv6, true),
-    fi!(F::Icmpv6Type, "icmpv6_type", "icmpv6_type", ["icmp6_type"], Some("NXM_NX_ICMPV6_TYPE"), Some("OXM_OF_ICMPV6_TYPE"), 8, Int, false, Icmpv6, true),
-    fi!(F::Icmpv6Code, "icmpv6_code", "icmpv6_code", ["icmp6_code"], Some("NXM_NX_ICMPV6_CODE"), Some("OXM_OF_ICMPV6_CODE"), 8, Int, false, Icmpv6, true),
-    fi!(F::NdTarget, "nd_target", "nd_target", [], Some("NXM_NX_ND_TARGET"), Some("OXM_OF_IPV6_ND_TARGET"), 128, Ipv6, true, Nd, true),
-    fi!(F::NdSll, "nd_sll", "nd_sll", [], Some("NXM_NX_ND_SLL"), Some("OXM_OF_IPV6_ND_SLL"), 48, Mac, true, NdSolicit, true),
-    fi!(F::NdTll, "nd_tll", "nd_tll", [], Some("NXM_NX_ND_TLL"), Some("OXM_OF_IPV6_ND_TLL"), 48, Mac, true, NdAdvert, true),
+    fi!(F::InPort, "in_port", "in_port", [], Some("NXM_OF_IN_PORT"), None, 16, 2, Port, false, false, None, true),
+    fi!(F::InPortOxm, "in_port_oxm", "in_port_oxm", [], None, Some("OXM_OF_IN_PORT"), 32, 4, Port, false, false, None, true),
+    fi!(F::TunId, "tun_id", "tun_id", ["tunnel_id"], Some("NXM_NX_TUN_ID"), Some("OXM_OF_TUNNEL_ID"), 64, 8, Int, true, true, None, true),
+    fi!(F::TunSrc, "tun_src", "tun_src", [], Some("NXM_NX_TUN_IPV4_SRC"), None, 32, 4, Ipv4, false, true, None, true),
+    fi!(F::TunDst, "tun_dst", "tun_dst", [], Some("NXM_NX_TUN_IPV4_DST"), None, 32, 4, Ipv4, false, true, None, true),
+    fi!(F::Metadata, "metadata", "metadata", [], None, Some("OXM_OF_METADATA"), 64, 8, Int, true, true, None, true),
+    fi!(F::EthSrc, "dl_src", "eth_src", ["eth_src"], Some("NXM_OF_ETH_SRC"), Some("OXM_OF_ETH_SRC"), 48, 6, Mac, false, true, None, true),
+    fi!(F::EthDst, "dl_dst", "eth_dst", ["eth_dst"], Some("NXM_OF_ETH_DST"), Some("OXM_OF_ETH_DST"), 48, 6, Mac, false, true, None, true),
+    fi!(F::EthType, "dl_type", "eth_type", ["eth_type"], Some("NXM_OF_ETH_TYPE"), Some("OXM_OF_ETH_TYPE"), 16, 2, Int, true, false, None, false),
+    fi!(F::VlanTci, "vlan_tci", "vlan_tci", [], Some("NXM_OF_VLAN_TCI"), None, 16, 2, Int, true, true, None, true),
+    fi!(F::DlVlan, "dl_vlan", "dl_vlan", [], None, None, 12, 2, Int, false, false, None, true),
+    fi!(F::VlanVid, "vlan_vid", "vlan_vid", [], None, Some("OXM_OF_VLAN_VID"), 13, 2, Int, false, true, None, true),
+    fi!(F::DlVlanPcp, "dl_vlan_pcp", "dl_vlan_pcp", [], None, None, 3, 1, Int, false, false, None, true),
+    fi!(F::VlanPcp, "vlan_pcp", "vlan_pcp", [], None, Some("OXM_OF_VLAN_PCP"), 3, 1, Int, false, false, Vlan, true),
+    fi!(F::Ipv4Src, "nw_src", "ip_src", ["ip_src"], Some("NXM_OF_IP_SRC"), Some("OXM_OF_IPV4_SRC"), 32, 4, Ipv4, false, true, Ipv4, true),
+    fi!(F::Ipv4Dst, "nw_dst", "ip_dst", ["ip_dst"], Some("NXM_OF_IP_DST"), Some("OXM_OF_IPV4_DST"), 32, 4, Ipv4, false, true, Ipv4, true),
+    fi!(F::IpProto, "nw_proto", "nw_proto", ["ip_proto"], Some("NXM_OF_IP_PROTO"), Some("OXM_OF_IP_PROTO"), 8, 1, Int, false, false, Ip, false),
+    fi!(F::NwTos, "nw_tos", "nw_tos", [], Some("NXM_OF_IP_TOS"), None, 8, 1, Int, false, false, Ip, true),
+    fi!(F::IpDscp, "ip_dscp", "ip_dscp", [], None, Some("OXM_OF_IP_DSCP"), 6, 1, Int, false, false, Ip, true),
+    fi!(F::IpEcn, "nw_ecn", "nw_ecn", ["ip_ecn"], Some("NXM_NX_IP_ECN"), Some("OXM_OF_IP_ECN"), 2, 1, Int, false, false, Ip, true),
+    fi!(F::IpTtl, "nw_ttl", "nw_ttl", [], Some("NXM_NX_IP_TTL"), None, 8, 1, Int, false, false, Ip, true),
+    fi!(F::IpFrag, "nw_frag", "ip_frag", ["ip_frag"], Some("NXM_NX_IP_FRAG"), None, 2, 1, Frag, false, true, Ip, false),
+    fi!(F::TpSrc, "tp_src", "tcp_src", [], Some("NXM_OF_TCP_SRC"), None, 16, 2, Int, false, true, Transport, true),
+    fi!(F::TpDst, "tp_dst", "tcp_dst", [], Some("NXM_OF_TCP_DST"), None, 16, 2, Int, false, true, Transport, true),
+    fi!(F::TcpSrc, "tcp_src", "tcp_src", [], Some("NXM_OF_TCP_SRC"), Some("OXM_OF_TCP_SRC"), 16, 2, Int, false, true, Tcp, true),
+    fi!(F::TcpDst, "tcp_dst", "tcp_dst", [], Some("NXM_OF_TCP_DST"), Some("OXM_OF_TCP_DST"), 16, 2, Int, false, true, Tcp, true),
+    fi!(F::UdpSrc, "udp_src", "udp_src", [], Some("NXM_OF_UDP_SRC"), Some("OXM_OF_UDP_SRC"), 16, 2, Int, false, true, Udp, true),
+    fi!(F::UdpDst, "udp_dst", "udp_dst", [], Some("NXM_OF_UDP_DST"), Some("OXM_OF_UDP_DST"), 16, 2, Int, false, true, Udp, true),
+    fi!(F::SctpSrc, "sctp_src", "sctp_src", [], None, Some("OXM_OF_SCTP_SRC"), 16, 2, Int, false, true, Sctp, true),
+    fi!(F::SctpDst, "sctp_dst", "sctp_dst", [], None, Some("OXM_OF_SCTP_DST"), 16, 2, Int, false, true, Sctp, true),
+    fi!(F::TcpFlags, "tcp_flags", "tcp_flags", [], Some("NXM_NX_TCP_FLAGS"), Some("ONFOXM_ET_TCP_FLAGS"), 12, 2, TcpFlags, true, true, Tcp, false),
+    fi!(F::IcmpType, "icmp_type", "icmp_type", [], Some("NXM_OF_ICMP_TYPE"), Some("OXM_OF_ICMPV4_TYPE"), 8, 1, Int, false, false, Icmp, true),
+    fi!(F::IcmpCode, "icmp_code", "icmp_code", [], Some("NXM_OF_ICMP_CODE"), Some("OXM_OF_ICMPV4_CODE"), 8, 1, Int, false, false, Icmp, true),
+    fi!(F::ArpOp, "arp_op", "arp_op", [], Some("NXM_OF_ARP_OP"), Some("OXM_OF_ARP_OP"), 16, 2, Int, false, false, Arp, true),
+    fi!(F::ArpSpa, "arp_spa", "arp_spa", [], Some("NXM_OF_ARP_SPA"), Some("OXM_OF_ARP_SPA"), 32, 4, Ipv4, false, true, Arp, true),
+    fi!(F::ArpTpa, "arp_tpa", "arp_tpa", [], Some("NXM_OF_ARP_TPA"), Some("OXM_OF_ARP_TPA"), 32, 4, Ipv4, false, true, Arp, true),
+    fi!(F::ArpSha, "arp_sha", "arp_sha", [], Some("NXM_NX_ARP_SHA"), Some("OXM_OF_ARP_SHA"), 48, 6, Mac, false, true, Arp, true),
+    fi!(F::ArpTha, "arp_tha", "arp_tha", [], Some("NXM_NX_ARP_THA"), Some("OXM_OF_ARP_THA"), 48, 6, Mac, false, true, Arp, true),
+    fi!(F::Ipv6Src, "ipv6_src", "ipv6_src", [], Some("NXM_NX_IPV6_SRC"), Some("OXM_OF_IPV6_SRC"), 128, 16, Ipv6, false, true, Ipv6, true),
+    fi!(F::Ipv6Dst, "ipv6_dst", "ipv6_dst", [], Some("NXM_NX_IPV6_DST"), Some("OXM_OF_IPV6_DST"), 128, 16, Ipv6, false, true, Ipv6, true),
+    fi!(F::Ipv6Label, "ipv6_label", "ipv6_label", [], Some("NXM_NX_IPV6_LABEL"), Some("OXM_OF_IPV6_FLABEL"), 20, 4, Int, true, true, Ipv6, true),
+    fi!(F::Icmpv6Type, "icmpv6_type", "icmpv6_type", [], Some("NXM_NX_ICMPV6_TYPE"), Some("OXM_OF_ICMPV6_TYPE"), 8, 1, Int, false, false, Icmpv6, true),
+    fi!(F::Icmpv6Code, "icmpv6_code", "icmpv6_code", [], Some("NXM_NX_ICMPV6_CODE"), Some("OXM_OF_ICMPV6_CODE"), 8, 1, Int, false, false, Icmpv6, true),
+    fi!(F::NdTarget, "nd_target", "nd_target", [], Some("NXM_NX_ND_TARGET"), Some("OXM_OF_IPV6_ND_TARGET"), 128, 16, Ipv6, false, true, Nd, true),
+    fi!(F::NdSll, "nd_sll", "nd_sll", [], Some("NXM_NX_ND_SLL"), Some("OXM_OF_IPV6_ND_SLL"), 48, 6, Mac, false, true, NdSolicit, true),
+    fi!(F::NdTll, "nd_tll", "nd_tll", [], Some("NXM_NX_ND_TLL"), Some("OXM_OF_IPV6_ND_TLL"), 48, 6, Mac, false, true, NdAdvert, true),
 ];
+
+/// Fields Open vSwitch knows but rswitch deliberately does not implement,
+/// by every name OVS accepts for them (flow-syntax and NXM/OXM), with the
+/// reason. A flow naming one is rejected rather than half understood.
+pub fn unsupported_field(name: &str) -> Option<&'static str> {
+    let plain = name.strip_suffix("_W").unwrap_or(name);
+    let reason = |r: &'static str| Some(r);
+    let n = plain.to_ascii_lowercase();
+    let n = n.as_str();
+    if n.starts_with("xxreg")
+        || n.starts_with("xreg")
+        || n.starts_with("nxm_nx_xxreg")
+        || n.starts_with("oxm_of_pkt_reg")
+    {
+        return reason("rswitch has only the 16 32-bit registers reg0..reg15");
+    }
+    if n.starts_with("ct_") || n.starts_with("nxm_nx_ct_") {
+        return reason("rswitch does not implement connection tracking");
+    }
+    if n.starts_with("mpls_") || n.starts_with("oxm_of_mpls_") {
+        return reason("rswitch does not implement MPLS");
+    }
+    if n.starts_with("tun_ipv6_") || n.starts_with("nxm_nx_tun_ipv6_") {
+        return reason("rswitch tunnels are IPv4 only");
+    }
+    if n.starts_with("tun_gbp_")
+        || n.starts_with("nxm_nx_tun_gbp_")
+        || n == "tun_flags"
+        || n == "nxm_nx_tun_flags"
+    {
+        return reason("rswitch does not implement tunnel flags or group policy");
+    }
+    if n.starts_with("tun_metadata")
+        || n.starts_with("nxm_nx_tun_metadata")
+        || n.starts_with("tun_erspan")
+        || n.starts_with("tun_gtpu")
+        || n == "tun_ttl"
+        || n == "tun_tos"
+    {
+        return reason("rswitch does not implement tunnel options");
+    }
+    if n.starts_with("nsh_") || n.starts_with("nxm_nx_nsh_") {
+        return reason("rswitch does not implement NSH");
+    }
+    match n {
+        "pkt_mark" | "nxm_nx_pkt_mark" => reason("rswitch does not implement packet marks"),
+        "conj_id" => reason("rswitch does not implement conjunctive matches"),
+        "nd_reserved" | "nd_options_type" | "erspan_ver" | "erspan_idx" | "erspan_dir"
+        | "erspan_hwid" => reason("rswitch does not implement that ND/ERSPAN field"),
+        "dp_hash" | "recirc_id" | "packet_type" | "actset_output" | "skb_priority"
+        | "nxm_nx_dp_hash" | "nxm_nx_recirc_id" => {
+            reason("rswitch does not implement that datapath metadata field")
+        }
+        _ => None,
+    }
+}
 
 static REG_NAMES: [&str; 16] = [
     "reg0", "reg1", "reg2", "reg3", "reg4", "reg5", "reg6", "reg7", "reg8", "reg9", "reg10",
     "reg11", "reg12", "reg13", "reg14", "reg15",
 ];
 static REG_NXM: [&str; 16] = [
-    "NXM_NX_REG0", "NXM_NX_REG1", "NXM_NX_REG2", "NXM_NX_REG3", "NXM_NX_REG4", "NXM_NX_REG5",
-    "NXM_NX_REG6", "NXM_NX_REG7", "NXM_NX_REG8", "NXM_NX_REG9", "NXM_NX_REG10", "NXM_NX_REG11",
-    "NXM_NX_REG12", "NXM_NX_REG13", "NXM_NX_REG14", "NXM_NX_REG15",
+    "NXM_NX_REG0",
+    "NXM_NX_REG1",
+    "NXM_NX_REG2",
+    "NXM_NX_REG3",
+    "NXM_NX_REG4",
+    "NXM_NX_REG5",
+    "NXM_NX_REG6",
+    "NXM_NX_REG7",
+    "NXM_NX_REG8",
+    "NXM_NX_REG9",
+    "NXM_NX_REG10",
+    "NXM_NX_REG11",
+    "NXM_NX_REG12",
+    "NXM_NX_REG13",
+    "NXM_NX_REG14",
+    "NXM_NX_REG15",
 ];
 
 /// Facts about register `n` (0..16).
@@ -219,7 +304,9 @@ pub fn reg_info(n: u8) -> FieldInfo {
         nxm: Some(REG_NXM[n]),
         oxm: None,
         width: 32,
+        n_bytes: 4,
         kind: ValueKind::Int,
+        hex: true,
         maskable: true,
         prereq: Prereq::None,
         writable: true,
@@ -275,6 +362,11 @@ impl Field {
         self.info().width
     }
 
+    /// Bytes OVS parses a value of this field into (`mf->n_bytes`).
+    pub fn n_bytes(self) -> u8 {
+        self.info().n_bytes
+    }
+
     /// The name OVS prints for this field inside `load:`/`move:`/`learn()`:
     /// its NXM name when it has one, otherwise its OXM name, otherwise its
     /// flow-syntax name.
@@ -298,7 +390,7 @@ impl Field {
             F::EthType => (key::ETH_TYPE, 0),
             F::VlanTci => (key::VLAN_TCI, 0),
             F::DlVlan => (key::VLAN_TCI, 0),
-            F::DlVlanPcp => (key::VLAN_TCI, 13),
+            F::DlVlanPcp | F::VlanPcp => (key::VLAN_TCI, 13),
             F::VlanVid => (key::VLAN_TCI, 0),
             F::Ipv4Src | F::ArpSpa => (key::IPV4_SRC, 0),
             F::Ipv4Dst | F::ArpTpa => (key::IPV4_DST, 0),
@@ -335,7 +427,11 @@ impl Field {
             F::VlanVid => return 0x1fff,
             _ => self.width().min(slot.width),
         };
-        let ones = if w >= 128 { u128::MAX } else { (1u128 << w) - 1 };
+        let ones = if w >= 128 {
+            u128::MAX
+        } else {
+            (1u128 << w) - 1
+        };
         ones << shift
     }
 
@@ -358,7 +454,7 @@ impl Field {
         let m = (mask << shift) & field_bits;
         let old = k.get(slot);
         let mut new = (old & !m) | ((value << shift) & m);
-        if matches!(self, F::DlVlan | F::DlVlanPcp) && m != 0 {
+        if matches!(self, F::DlVlan | F::DlVlanPcp | F::VlanPcp) && m != 0 {
             new |= VLAN_CFI as u128;
         }
         k.set(slot, new);
@@ -375,11 +471,17 @@ impl Prereq {
     /// True when the fields this prerequisite depends on are matched exactly
     /// (in `mask`) to values (in `k`) that make it hold.
     pub fn satisfied(self, k: &FlowKey, mask: &FlowKey) -> bool {
-        let typ = |t: &[u16]| mask.get(key::ETH_TYPE) == 0xffff && t.contains(&(k.get(key::ETH_TYPE) as u16));
+        let typ = |t: &[u16]| {
+            mask.get(key::ETH_TYPE) == 0xffff && t.contains(&(k.get(key::ETH_TYPE) as u16))
+        };
         let proto = |p: u8| mask.get(key::IP_PROTO) == 0xff && k.get(key::IP_PROTO) as u8 == p;
         let ip_any = || typ(&[ETH_TYPE_IP, ETH_TYPE_IPV6]);
         match self {
             Prereq::None => true,
+            Prereq::Vlan => {
+                mask.get(key::VLAN_TCI) as u16 & VLAN_CFI != 0
+                    && k.get(key::VLAN_TCI) as u16 & VLAN_CFI != 0
+            }
             Prereq::Ip => ip_any(),
             Prereq::Ipv4 => typ(&[ETH_TYPE_IP]),
             Prereq::Ipv6 => typ(&[ETH_TYPE_IPV6]),
@@ -409,6 +511,7 @@ impl Prereq {
     pub fn describe(self) -> &'static str {
         match self {
             Prereq::None => "nothing",
+            Prereq::Vlan => "a VLAN tag (dl_vlan or vlan_tci with 0x1000)",
             Prereq::Ip => "ip or ipv6",
             Prereq::Ipv4 => "ip",
             Prereq::Ipv6 => "ipv6",

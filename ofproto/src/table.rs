@@ -199,6 +199,19 @@ impl FlowTables {
         }
     }
 
+    /// Like [`FlowTables::credit`], but only if the rule is still the flow
+    /// with `serial` (rule ids are reused after deletion; counts gathered for
+    /// a deleted flow are dropped rather than given to its successor).
+    pub fn credit_serial(&mut self, table: u8, id: RuleId, serial: u64, packets: u64, bytes: u64, used: Millis) {
+        if let Some(f) = self.tables[table as usize].get_mut(id) {
+            if f.serial == serial {
+                f.n_packets += packets;
+                f.n_bytes += bytes;
+                f.used = f.used.max(used);
+            }
+        }
+    }
+
     /// Every flow, ordered by table, then priority (high first), then the
     /// order they were added: the order `dump-flows` prints.
     pub fn flows(&self) -> Vec<FlowRef<'_>> {

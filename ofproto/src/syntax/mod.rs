@@ -5,14 +5,51 @@ pub mod actions;
 pub mod dump;
 pub mod flow;
 pub mod matches;
+pub mod protocol;
 pub mod value;
 
 use std::collections::BTreeMap;
 use std::fmt;
 
-/// A parse error, worded like ovs-ofctl's, naming the offending token.
+/// A parse error. The text is ovs-ofctl's own wording (without its
+/// `ovs-ofctl: ` prefix) whenever OVS has one, so scripts that match OVS's
+/// messages keep working. Every error names the offending token: when OVS's
+/// wording does not (`must specify an action`, `actions are invalid with
+/// specified match (...)`), the token is appended as ` (near "TOKEN")`;
+/// [`ParseError::ovs_message`] gives the OVS part alone.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ParseError(pub String);
+
+/// Separator between OVS's wording and the token rswitch appends.
+const NEAR: &str = " (near \"";
+
+impl ParseError {
+    /// An error whose wording already names the token (or has none to name).
+    pub fn new(msg: impl Into<String>) -> ParseError {
+        ParseError(msg.into())
+    }
+
+    /// OVS's wording `msg`, plus the offending `token` when the wording does
+    /// not already contain it.
+    pub fn near(msg: impl Into<String>, token: &str) -> ParseError {
+        let msg = msg.into();
+        if !token.is_empty() && msg.contains(token) {
+            ParseError(msg)
+        } else if token.trim().is_empty() {
+            ParseError(format!("{msg}{NEAR}{token}\", empty input)"))
+        } else {
+            ParseError(format!("{msg}{NEAR}{token}\")"))
+        }
+    }
+
+    /// The message without the token rswitch appended: what ovs-ofctl says.
+    pub fn ovs_message(&self) -> &str {
+        match self.0.find(NEAR) {
+            Some(i) if self.0.ends_with(')') => &self.0[..i],
+            _ => &self.0,
+        }
+    }
+}
 
 impl fmt::Display for ParseError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -26,6 +63,10 @@ pub type ParseResult<T> = Result<T, ParseError>;
 
 pub(crate) fn err<T>(msg: impl Into<String>) -> ParseResult<T> {
     Err(ParseError(msg.into()))
+}
+
+pub(crate) fn err_near<T>(msg: impl Into<String>, token: &str) -> ParseResult<T> {
+    Err(ParseError::near(msg, token))
 }
 
 /// Port names known to the bridge, for `in_port=p1`, `output:p1` and `--names`.
@@ -44,6 +85,13 @@ impl PortMap {
         let name = name.into();
         self.by_number.insert(ofport, name.clone());
         self.by_name.insert(name, ofport);
+    }
+
+    /// Makes the bridge's own name mean its LOCAL port when parsing
+    /// (`in_port=br0`), as in OVS where the bridge's internal interface is
+    /// port LOCAL. Printing keeps saying `LOCAL`, as ovs-ofctl does.
+    pub fn set_bridge_name(&mut self, name: impl Into<String>) {
+        self.by_name.insert(name.into(), crate::port::OFPP_LOCAL);
     }
 
     pub fn number(&self, name: &str) -> Option<u32> {
@@ -115,7 +163,11 @@ impl<'a> Iterator for KeyValues<'a> {
             .unwrap_or(s.len());
         let key = &s[..key_len];
         let delim = s[key_len..].chars().next();
-        let after = if delim.is_some() { &s[key_len + 1..] } else { "" };
+        let after = if delim.is_some() {
+            &s[key_len + 1..]
+        } else {
+            ""
+        };
         let value_delims: &[char] = match delim {
             Some(':') | Some('=') => &[',', ' ', '\t', '\r', '\n'],
             Some('(') => &[')'],
@@ -124,7 +176,11 @@ impl<'a> Iterator for KeyValues<'a> {
                 return Some((key, ""));
             }
         };
-        let vlen = value_len(after, value_delims);
+        let mut vlen = value_len(after, value_delims);
+        // `key(x)->y` (check_pkt_larger): the value is `x)->y`.
+        if delim == Some('(') && after[vlen..].starts_with(")->") {
+            vlen += value_len(&after[vlen..], &[',', ' ', '\t', '\r', '\n']);
+        }
         let value = &after[..vlen];
         let rest = &after[vlen..];
         self.rest = if rest.is_empty() { rest } else { &rest[1..] };
