@@ -131,7 +131,7 @@ pub enum TraceEvent {
     Table {
         table: u8,
         depth: u32,
-        hit: Option<TraceHit>,
+        hit: Option<Box<TraceHit>>,
     },
     /// An action executed (canonical text).
     Action { text: String, depth: u32 },
@@ -404,11 +404,11 @@ impl Switch {
             ctx.verdict.trace.push(TraceEvent::Table {
                 table,
                 depth,
-                hit: Some(TraceHit {
+                hit: Some(Box::new(TraceHit {
                     matched: tables.rule_match(table, id).expect("live"),
                     priority: r.priority,
                     cookie,
-                }),
+                })),
             });
         }
         if ctx.opts.side_effects {

@@ -95,16 +95,18 @@ pub struct FlowRef<'a> {
     pub flow: &'a Flow,
 }
 
+struct Restore {
+    table: u8,
+    matched: Match,
+    priority: u16,
+    flow: Flow,
+    origin: Option<LearnOrigin>,
+}
+
 enum Undo {
     Remove { table: u8, id: RuleId },
-    Restore {
-        table: u8,
-        matched: Match,
-        priority: u16,
-        flow: Flow,
-        origin: Option<LearnOrigin>,
-    },
-    Replace { table: u8, id: RuleId, flow: Flow },
+    Restore(Box<Restore>),
+    Replace { table: u8, id: RuleId, flow: Box<Flow> },
 }
 
 /// The 255 flow tables of one bridge.
@@ -289,13 +291,13 @@ impl FlowTables {
         let flow = cls.remove(id)?;
         self.count_learned(flow.serial, -1);
         let origin = self.learned_by.remove(&flow.serial);
-        self.log(Undo::Restore {
+        self.log(Undo::Restore(Box::new(Restore {
             table,
             matched,
             priority,
             flow: flow.clone(),
             origin,
-        });
+        })));
         Some((matched, priority, flow))
     }
 
@@ -304,7 +306,11 @@ impl FlowTables {
         if let Some(flow) = cls.get_mut(id) {
             let old = flow.clone();
             f(flow);
-            self.log(Undo::Replace { table, id, flow: old });
+            self.log(Undo::Replace {
+                table,
+                id,
+                flow: Box::new(old),
+            });
         }
     }
 
@@ -513,13 +519,14 @@ impl FlowTables {
                         self.count_learned(f.serial, -1);
                     }
                 }
-                Undo::Restore {
-                    table,
-                    matched,
-                    priority,
-                    flow,
-                    origin,
-                } => {
+                Undo::Restore(r) => {
+                    let Restore {
+                        table,
+                        matched,
+                        priority,
+                        flow,
+                        origin,
+                    } = *r;
                     if let Some(o) = origin {
                         self.learned_by.insert(flow.serial, o);
                     }
@@ -528,7 +535,7 @@ impl FlowTables {
                 }
                 Undo::Replace { table, id, flow } => {
                     if let Some(f) = self.tables[table as usize].get_mut(id) {
-                        *f = flow;
+                        *f = *flow;
                     }
                 }
             }
