@@ -2,5 +2,9 @@
 //! header rewrites and offload handling, the port backends, and the
 //! multithreaded forwarding engine.
 
+pub mod extract;
+pub mod offload;
 pub mod packet;
 pub mod port;
+pub mod rewrite;
+pub mod wire;
