@@ -2,6 +2,7 @@
 //! header rewrites and offload handling, the port backends, and the
 //! multithreaded forwarding engine.
 
+pub mod engine;
 pub mod extract;
 pub mod offload;
 pub mod packet;
