@@ -266,13 +266,18 @@ fn housekeeping_loop(sh: Arc<Shared>) {
     }
 }
 
+/// A flow on a cached path: (bridge, table, rule, serial).
+type FlowRef = (usize, u8, RuleId, u64);
+/// Packets, bytes and last use gathered for one flow between flushes.
+type Credit = (u64, u64, Millis);
+
 /// A verdict as a worker caches it.
 struct Cached {
     generation: u64,
     expires: Millis,
     outputs: Vec<Output>,
     /// (bridge, table, rule, serial) of every flow on the path.
-    hits: Vec<(usize, u8, RuleId, u64)>,
+    hits: Vec<FlowRef>,
 }
 
 struct RxPort {
@@ -292,7 +297,7 @@ struct Worker {
     scratch: Packet,
     segments: Vec<Packet>,
     counters: HashMap<PortId, PortCounters>,
-    flow_credits: HashMap<(usize, u8, RuleId, u64), (u64, u64, Millis)>,
+    flow_credits: HashMap<FlowRef, Credit>,
     last_flush: Millis,
 }
 

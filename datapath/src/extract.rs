@@ -69,7 +69,11 @@ pub fn extract_key_with_tci(
     stripped_tci: Option<u16>,
     key: &mut FlowKey,
 ) -> Result<(), Malformed> {
-    let tun = (key.get(key::TUN_ID), key.get(key::TUN_SRC), key.get(key::TUN_DST));
+    let tun = (
+        key.get(key::TUN_ID),
+        key.get(key::TUN_SRC),
+        key.get(key::TUN_DST),
+    );
     *key = FlowKey::ZERO;
     key.set(key::TUN_ID, tun.0);
     key.set(key::TUN_SRC, tun.1);
@@ -154,8 +158,14 @@ fn ipv6(d: &[u8], key: &mut FlowKey) {
     if ipv6::HEADER_LEN + plen > d.len() {
         return;
     }
-    key.set(key::IPV6_SRC, u128::from_be_bytes(d[8..24].try_into().unwrap_or_default()));
-    key.set(key::IPV6_DST, u128::from_be_bytes(d[24..40].try_into().unwrap_or_default()));
+    key.set(
+        key::IPV6_SRC,
+        u128::from_be_bytes(d[8..24].try_into().unwrap_or_default()),
+    );
+    key.set(
+        key::IPV6_DST,
+        u128::from_be_bytes(d[24..40].try_into().unwrap_or_default()),
+    );
     let payload = &d[ipv6::HEADER_LEN..ipv6::HEADER_LEN + plen];
     let (mut proto, mut l4) = (d[6], 0);
     let mut frag = 0;
@@ -354,7 +364,9 @@ mod tests {
         let mut f = DST.to_vec();
         f.extend_from_slice(&SRC);
         f.extend_from_slice(&[0x88, 0xa8, 0x00, 0x64, 0x81, 0x00, 0x00, 0x0a, 0x08, 0x00]);
-        f.extend_from_slice(&[0x45, 0, 0, 20, 0, 0, 0, 0, 64, 6, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8]);
+        f.extend_from_slice(&[
+            0x45, 0, 0, 20, 0, 0, 0, 0, 64, 6, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8,
+        ]);
         let k = key_of(&f);
         assert_eq!(k.vlan_tci(), 0x0064 | VLAN_CFI);
         assert_eq!(k.eth_type(), 0x8100);
@@ -389,7 +401,10 @@ mod tests {
         assert_eq!(key_of(&big).get(key::IPV4_SRC), 0xc0a8_0164);
         // Truncated ARP: L2 only.
         let k = key_of(&f[..41]);
-        assert_eq!((k.eth_type(), k.get(key::IPV4_SRC), k.ip_proto()), (0x0806, 0, 0));
+        assert_eq!(
+            (k.eth_type(), k.get(key::IPV4_SRC), k.ip_proto()),
+            (0x0806, 0, 0)
+        );
     }
 
     #[test]
@@ -401,7 +416,10 @@ mod tests {
             .write(&mut v, b"ping")
             .unwrap();
         let k = key_of(&v);
-        assert_eq!((k.ip_proto(), k.get(key::TP_SRC), k.get(key::TP_DST)), (1, 8, 0));
+        assert_eq!(
+            (k.ip_proto(), k.get(key::TP_SRC), k.get(key::TP_DST)),
+            (1, 8, 0)
+        );
         // First fragment (MF): L4 read, FRAG_ANY.
         let mut first = v.clone();
         first[14 + 6] = 0x20;
@@ -444,7 +462,10 @@ mod tests {
         assert_eq!(k.get(key::IPV6_LABEL), 0xabcde);
         assert_eq!(k.get(key::IP_TOS), 0xb8);
         assert_eq!(k.get(key::IP_TTL), 255);
-        assert_eq!((k.ip_proto(), k.get(key::TP_SRC), k.get(key::TP_DST)), (17, 546, 547));
+        assert_eq!(
+            (k.ip_proto(), k.get(key::TP_SRC), k.get(key::TP_DST)),
+            (17, 546, 547)
+        );
     }
 
     fn raw_v6(next: u8, payload: &[u8]) -> Vec<u8> {
@@ -500,7 +521,10 @@ mod tests {
         let sll = [1, 1, 0x52, 0x54, 0, 0, 0, 1];
         let tll = [2, 1, 0x52, 0x54, 0, 0, 0, 2];
         let k = key_of(&raw_v6(58, &nd_msg(135, &sll)));
-        assert_eq!((k.ip_proto(), k.get(key::TP_SRC), k.get(key::TP_DST)), (58, 135, 0));
+        assert_eq!(
+            (k.ip_proto(), k.get(key::TP_SRC), k.get(key::TP_DST)),
+            (58, 135, 0)
+        );
         assert_eq!(k.get(key::ND_TARGET), u128::from_be_bytes(B6));
         assert_eq!(k.get(key::ARP_SHA), key::mac_to_u64(SRC) as u128);
         assert_eq!(k.get(key::ARP_THA), 0);
@@ -516,7 +540,14 @@ mod tests {
         let mut dup = sll.to_vec();
         dup.extend_from_slice(&[1, 1, 9, 9, 9, 9, 9, 9]);
         let k = key_of(&raw_v6(58, &nd_msg(135, &dup)));
-        assert_eq!((k.get(key::ND_TARGET), k.get(key::ARP_SHA), k.get(key::TP_SRC)), (0, 0, 135));
+        assert_eq!(
+            (
+                k.get(key::ND_TARGET),
+                k.get(key::ARP_SHA),
+                k.get(key::TP_SRC)
+            ),
+            (0, 0, 135)
+        );
         // NS without a full target: type only.
         let k = key_of(&raw_v6(58, &nd_msg(135, &[])[..20]));
         assert_eq!((k.get(key::ND_TARGET), k.get(key::TP_SRC)), (0, 135));

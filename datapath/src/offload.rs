@@ -13,7 +13,7 @@
 use std::fmt;
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use crate::packet::{Packet, VnetHdr};
+use crate::packet::{Packet, VnetHdr, MAX_FRAME};
 use crate::wire::checksum::{self, IpPair};
 use crate::wire::{self, be16, ip_proto, ipv4, ipv6, put16, put32, tcp, udp, L3};
 
@@ -95,7 +95,11 @@ pub fn segment_gso(pkt: &Packet, out: &mut Vec<Packet>) -> Result<usize, Offload
     let lay = wire::locate(d).map_err(|_| OffloadError::Malformed)?;
     match ty {
         VnetHdr::GSO_TCPV4 | VnetHdr::GSO_TCPV6 => {
-            let want = if ty == VnetHdr::GSO_TCPV4 { L3::Ipv4 } else { L3::Ipv6 };
+            let want = if ty == VnetHdr::GSO_TCPV4 {
+                L3::Ipv4
+            } else {
+                L3::Ipv6
+            };
             if lay.l3_kind != want {
                 return Err(OffloadError::Malformed);
             }
@@ -164,7 +168,12 @@ fn fix_ip(f: &mut [u8], lay: &wire::Layout, end: usize, id_add: u16) {
     }
 }
 
-fn segment_tcp(d: &[u8], lay: &wire::Layout, mss: usize, out: &mut Vec<Packet>) -> Result<usize, OffloadError> {
+fn segment_tcp(
+    d: &[u8],
+    lay: &wire::Layout,
+    mss: usize,
+    out: &mut Vec<Packet>,
+) -> Result<usize, OffloadError> {
     let l4 = match lay.l4 {
         Some(l4) if lay.proto == ip_proto::TCP && lay.frag == 0 => l4,
         _ => return Err(OffloadError::Malformed),
@@ -184,7 +193,8 @@ fn segment_tcp(d: &[u8], lay: &wire::Layout, mss: usize, out: &mut Vec<Packet>) 
         let end = fill(p, &d[..hdr_end], chunk);
         let f = p.data_mut();
         fix_ip(f, lay, end, i as u16);
-        let mut t = tcp::Packet::new_checked(&mut f[l4..end]).map_err(|_| OffloadError::Malformed)?;
+        let mut t =
+            tcp::Packet::new_checked(&mut f[l4..end]).map_err(|_| OffloadError::Malformed)?;
         t.set_seq(seq0.wrapping_add((i * mss) as u32));
         let mut fl = flags0;
         if i + 1 < n {
@@ -199,9 +209,20 @@ fn segment_tcp(d: &[u8], lay: &wire::Layout, mss: usize, out: &mut Vec<Packet>) 
     Ok(n)
 }
 
-fn segment_udp(d: &[u8], lay: &wire::Layout, size: usize, out: &mut Vec<Packet>) -> Result<usize, OffloadError> {
+fn segment_udp(
+    d: &[u8],
+    lay: &wire::Layout,
+    size: usize,
+    out: &mut Vec<Packet>,
+) -> Result<usize, OffloadError> {
     let l4 = match lay.l4 {
-        Some(l4) if lay.proto == ip_proto::UDP && lay.frag == 0 && l4 + udp::HEADER_LEN <= lay.l3_end => l4,
+        Some(l4)
+            if lay.proto == ip_proto::UDP
+                && lay.frag == 0
+                && l4 + udp::HEADER_LEN <= lay.l3_end =>
+        {
+            l4
+        }
         _ => return Err(OffloadError::Malformed),
     };
     let hdr_end = l4 + udp::HEADER_LEN;
@@ -218,7 +239,8 @@ fn segment_udp(d: &[u8], lay: &wire::Layout, size: usize, out: &mut Vec<Packet>)
         let f = p.data_mut();
         fix_ip(f, lay, end, i as u16);
         put16(f, l4 + 4, (end - l4) as u16);
-        let mut u = udp::Packet::new_checked(&mut f[l4..end]).map_err(|_| OffloadError::Malformed)?;
+        let mut u =
+            udp::Packet::new_checked(&mut f[l4..end]).map_err(|_| OffloadError::Malformed)?;
         u.fill_checksum(&ip);
     }
     Ok(n)
@@ -237,9 +259,20 @@ fn udp_checksum(d: &[u8], l4: usize, end: usize, ip: &IpPair) -> u16 {
     }
 }
 
-fn fragment_udp4(d: &[u8], lay: &wire::Layout, size: usize, out: &mut Vec<Packet>) -> Result<usize, OffloadError> {
+fn fragment_udp4(
+    d: &[u8],
+    lay: &wire::Layout,
+    size: usize,
+    out: &mut Vec<Packet>,
+) -> Result<usize, OffloadError> {
     let l4 = match lay.l4 {
-        Some(l4) if lay.proto == ip_proto::UDP && lay.frag == 0 && l4 + udp::HEADER_LEN <= lay.l3_end => l4,
+        Some(l4)
+            if lay.proto == ip_proto::UDP
+                && lay.frag == 0
+                && l4 + udp::HEADER_LEN <= lay.l3_end =>
+        {
+            l4
+        }
         _ => return Err(OffloadError::Malformed),
     };
     let unit = size & !7;
@@ -301,9 +334,20 @@ fn strip_uncopied_options(opts: &mut [u8]) {
 /// destination over the reassembly timeout is what matters).
 static FRAG_IDENT: AtomicU32 = AtomicU32::new(0x5157_0001);
 
-fn fragment_udp6(d: &[u8], lay: &wire::Layout, size: usize, out: &mut Vec<Packet>) -> Result<usize, OffloadError> {
+fn fragment_udp6(
+    d: &[u8],
+    lay: &wire::Layout,
+    size: usize,
+    out: &mut Vec<Packet>,
+) -> Result<usize, OffloadError> {
     let l4 = match lay.l4 {
-        Some(l4) if lay.proto == ip_proto::UDP && lay.frag == 0 && l4 + udp::HEADER_LEN <= lay.l3_end => l4,
+        Some(l4)
+            if lay.proto == ip_proto::UDP
+                && lay.frag == 0
+                && l4 + udp::HEADER_LEN <= lay.l3_end =>
+        {
+            l4
+        }
         _ => return Err(OffloadError::Malformed),
     };
     let h = lay.l3;
@@ -311,7 +355,9 @@ fn fragment_udp6(d: &[u8], lay: &wire::Layout, size: usize, out: &mut Vec<Packet
         return Err(OffloadError::Unsupported(VnetHdr::GSO_UDP));
     }
     let unit = size & !7;
-    if unit == 0 {
+    let fh = l4 + ipv6::FRAG_HEADER_LEN;
+    // Fragments grow by the fragment header: each must still fit a Packet.
+    if unit == 0 || fh + unit.min(lay.l3_end - l4) > MAX_FRAME {
         return Err(OffloadError::BadGsoSize);
     }
     let ip = ip_pair(d, lay);
@@ -319,7 +365,6 @@ fn fragment_udp6(d: &[u8], lay: &wire::Layout, size: usize, out: &mut Vec<Packet
     let body = &d[l4..lay.l3_end];
     let n = body.len().div_ceil(unit);
     let ident = FRAG_IDENT.fetch_add(1, Ordering::Relaxed);
-    let fh = l4 + ipv6::FRAG_HEADER_LEN;
     for i in 0..n {
         let chunk = &body[i * unit..((i + 1) * unit).min(body.len())];
         let p = slot(out, i);

@@ -6,16 +6,20 @@
 //! - VLAN push/strip/rewrite. A rewrite writes VID and PCP from the key
 //!   and keeps the frame's DEI bit (the key uses that bit as "tag
 //!   present", so it cannot say anything about DEI); a pushed tag has
-//!   TPID 0x8100 and DEI 0. A frame whose tag the kernel stripped (received
-//!   key tagged, frame untagged) gets the tag pushed on a rewrite, and a
-//!   strip has nothing to do; on an unchanged output the caller must put a
-//!   stripped tag back itself ([`push_vlan`]).
+//!   TPID 0x8100 and DEI 0. Frames are expected to carry their tags (the
+//!   AF_PACKET backend reinserts a tag the kernel stripped, as OVS does).
+//!   A single-tagged frame whose tag was stripped and not reinserted
+//!   (received key tagged, frame untagged) is tolerated: a rewrite pushes
+//!   the tag and a strip has nothing to do; an unchanged output then goes
+//!   out untagged unless the caller reinserts the tag ([`push_vlan`]).
 //! - Ethernet source/destination.
 //! - IPv4 source/destination/TOS/TTL with the header checksum, and the
 //!   TCP/UDP pseudo-header part of the L4 checksum for address changes (UDP
 //!   only when its checksum is non-zero, i.e. present).
-//! - IPv6 source/destination (with the TCP/UDP/ICMPv6 checksum), traffic
-//!   class, hop limit and flow label.
+//! - IPv6 source/destination (with the TCP/UDP/ICMPv6 checksum, except
+//!   for a destination change behind a routing header with segments left,
+//!   where the checksum covers the final destination instead, as in OVS),
+//!   traffic class, hop limit and flow label.
 //! - L4 ports (TCP, UDP, SCTP with its CRC32c) and ICMP/ICMPv6 type/code
 //!   (which share `tp_src`/`tp_dst` in the key).
 //! - ARP opcode, sender/target hardware and protocol addresses.
@@ -33,7 +37,9 @@
 //!
 //! Changes whose header the frame does not have (e.g. ports of a later
 //! fragment or of a truncated TCP header) are skipped, as OVS's datapath
-//! skips them.
+//! skips them. Network and transport edits need the frame's EtherType to
+//! be the one in the received key: with two VLAN tags the key stops at the
+//! inner TPID (see [`crate::extract`]) and so does the rewrite.
 
 use std::fmt;
 
@@ -47,7 +53,7 @@ use crate::wire::{self, be16, checksum, icmp, ip_proto, put16, vlan, L3};
 /// returned.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RewriteError {
-    /// Shorter than an Ethernet header, or a VLAN tag is cut short.
+    /// Shorter than an Ethernet header.
     Runt,
     /// No headroom left to push a VLAN tag.
     NoHeadroom,
@@ -66,7 +72,11 @@ impl std::error::Error for RewriteError {}
 
 /// Applies `out`'s header changes to `pkt`, which was received with key
 /// `received`.
-pub fn apply_output(pkt: &mut Packet, received: &FlowKey, out: &Output) -> Result<(), RewriteError> {
+pub fn apply_output(
+    pkt: &mut Packet,
+    received: &FlowKey,
+    out: &Output,
+) -> Result<(), RewriteError> {
     let ch = out.changes & !changes::TUNNEL;
     let nd_target_changed = received.get(key::ND_TARGET) != out.key.get(key::ND_TARGET);
     if ch == 0 && !nd_target_changed {
@@ -98,7 +108,10 @@ pub fn apply_output(pkt: &mut Packet, received: &FlowKey, out: &Output) -> Resul
         }
     }
 
-    let partial_at = pkt.vnet.needs_csum().then_some(pkt.vnet.csum_start as usize);
+    let partial_at = pkt
+        .vnet
+        .needs_csum()
+        .then_some(pkt.vnet.csum_start as usize);
     let d = pkt.data_mut();
     let k = &out.key;
     if ch & changes::ETH_DST != 0 {
@@ -108,6 +121,12 @@ pub fn apply_output(pkt: &mut Packet, received: &FlowKey, out: &Output) -> Resul
         d[6..12].copy_from_slice(&k.eth_src());
     }
 
+    // The key describes the frame only up to its first VLAN tag (OVS's
+    // single VLAN slot): past a second tag, or behind LLC/SNAP, the key has
+    // no network fields, so there are none to write either.
+    if received.eth_type() != lay.eth_type {
+        return Ok(());
+    }
     let mut l4 = L4Csum::new(d, &lay, partial_at);
     match lay.l3_kind {
         L3::Ipv4 => ipv4(d, &lay, &mut l4, ch, k),
@@ -174,7 +193,12 @@ struct L4Csum {
 
 impl L4Csum {
     fn new(d: &[u8], lay: &wire::Layout, partial_at: Option<usize>) -> L4Csum {
-        let mut c = L4Csum { at: None, pseudo: true, udp: false, partial: false };
+        let mut c = L4Csum {
+            at: None,
+            pseudo: true,
+            udp: false,
+            partial: false,
+        };
         let Some(l4) = lay.l4 else { return c };
         let fits = |n: usize| l4 + n <= lay.l3_end && lay.l3_end <= d.len();
         match (lay.l3_kind, lay.proto) {
@@ -232,7 +256,10 @@ impl L4Csum {
 fn ipv4(d: &mut [u8], lay: &wire::Layout, l4: &mut L4Csum, ch: u32, k: &FlowKey) {
     let h = lay.l3;
     let mut ipc = be16(d, h + 10);
-    for (bit, slot, at) in [(changes::IPV4_SRC, key::IPV4_SRC, h + 12), (changes::IPV4_DST, key::IPV4_DST, h + 16)] {
+    for (bit, slot, at) in [
+        (changes::IPV4_SRC, key::IPV4_SRC, h + 12),
+        (changes::IPV4_DST, key::IPV4_DST, h + 16),
+    ] {
         if ch & bit != 0 {
             let new = (k.get(slot) as u32).to_be_bytes();
             let old: [u8; 4] = [d[at], d[at + 1], d[at + 2], d[at + 3]];
@@ -260,13 +287,20 @@ fn ipv4(d: &mut [u8], lay: &wire::Layout, l4: &mut L4Csum, ch: u32, k: &FlowKey)
 
 fn ipv6(d: &mut [u8], lay: &wire::Layout, l4: &mut L4Csum, ch: u32, k: &FlowKey) {
     let h = lay.l3;
-    for (bit, slot, at) in [(changes::IPV6_SRC, key::IPV6_SRC, h + 8), (changes::IPV6_DST, key::IPV6_DST, h + 24)] {
+    for (bit, slot, at) in [
+        (changes::IPV6_SRC, key::IPV6_SRC, h + 8),
+        (changes::IPV6_DST, key::IPV6_DST, h + 24),
+    ] {
         if ch & bit != 0 {
             let new = k.get(slot).to_be_bytes();
             let mut old = [0u8; 16];
             old.copy_from_slice(&d[at..at + 16]);
             if old != new {
-                l4.pseudo_change(d, &old, &new);
+                // With segments left in a routing header the checksum
+                // covers the final destination, not this field (OVS too).
+                if !(bit == changes::IPV6_DST && lay.routing) {
+                    l4.pseudo_change(d, &old, &new);
+                }
                 d[at..at + 16].copy_from_slice(&new);
             }
         }
@@ -323,7 +357,10 @@ fn transport(
     let ports = ch & (changes::TP_SRC | changes::TP_DST) != 0;
     match (lay.l3_kind, lay.proto) {
         (L3::Ipv4 | L3::Ipv6, ip_proto::TCP | ip_proto::UDP) if ports && l4.at.is_some() => {
-            for (bit, slot, off) in [(changes::TP_SRC, key::TP_SRC, 0), (changes::TP_DST, key::TP_DST, 2)] {
+            for (bit, slot, off) in [
+                (changes::TP_SRC, key::TP_SRC, 0),
+                (changes::TP_DST, key::TP_DST, 2),
+            ] {
                 if ch & bit != 0 {
                     let old = [d[at + off], d[at + off + 1]];
                     let new = (k.get(slot) as u16).to_be_bytes();
@@ -362,7 +399,8 @@ fn transport(
                 d[at..at + 2].copy_from_slice(&new);
             }
             let is_nd = lay.proto == ip_proto::ICMPV6
-                && (d[at] == icmp::v6_type::NEIGHBOR_SOLICIT || d[at] == icmp::v6_type::NEIGHBOR_ADVERT)
+                && (d[at] == icmp::v6_type::NEIGHBOR_SOLICIT
+                    || d[at] == icmp::v6_type::NEIGHBOR_ADVERT)
                 && d[at + 1] == 0
                 && avail >= icmp::ND_LEN;
             if is_nd {
@@ -436,7 +474,12 @@ mod tests {
     fn output(received: &FlowKey, edit: impl FnOnce(&mut FlowKey), ch: u32) -> Output {
         let mut k = *received;
         edit(&mut k);
-        Output { bridge: 0, port: 2, changes: ch, key: k }
+        Output {
+            bridge: 0,
+            port: 2,
+            changes: ch,
+            key: k,
+        }
     }
 
     #[test]
@@ -463,7 +506,12 @@ mod tests {
     fn push_and_pop_move_csum_start() {
         let f = udp_frame();
         let mut p = Packet::from_frame(&f);
-        p.vnet = VnetHdr { flags: VnetHdr::F_NEEDS_CSUM, csum_start: 34, csum_offset: 6, ..Default::default() };
+        p.vnet = VnetHdr {
+            flags: VnetHdr::F_NEEDS_CSUM,
+            csum_start: 34,
+            csum_offset: 6,
+            ..Default::default()
+        };
         push_vlan(&mut p, vlan::TPID_8021Q, 0x1000 | 5).unwrap();
         assert_eq!(p.vnet.csum_start, 38);
         assert_eq!(&p.data()[12..18], &[0x81, 0, 0, 5, 8, 0]);

@@ -2,9 +2,13 @@
 
 mod wire_util;
 
+use datapath::extract::extract_key;
 use datapath::offload::{complete_checksum, segment_gso, OffloadError, GSO_UDP_L4};
 use datapath::packet::{Packet, VnetHdr};
-use etherparse::{NetSlice, PacketBuilder, SlicedPacket, TransportSlice};
+use datapath::rewrite::apply_output;
+use etherparse::{NetSlice, PacketBuilder, SlicedPacket, TcpOptionElement, TransportSlice};
+use ofproto::key::{self, FlowKey, VLAN_CFI};
+use ofproto::pipeline::{changes, Output};
 use wire_util::*;
 
 fn tcp_of(frame: &[u8]) -> etherparse::TcpHeader {
@@ -31,8 +35,21 @@ fn pattern(n: usize) -> Vec<u8> {
 fn super_frame(v6: bool, payload: &[u8], mss: u16, tag: Option<u16>, fin_psh_cwr: bool) -> Packet {
     let mut v = Vec::new();
     let b = PacketBuilder::ethernet2(MAC_A, MAC_B);
-    let b = if v6 { b.ipv6(V6_A, V6_B, 64) } else { b.ipv4([10, 0, 0, 1], [10, 0, 0, 2], 64) };
-    let mut t = b.tcp(40000, 80, 0xffff_f000, 64240).ack(1);
+    let b = if v6 {
+        b.ipv6(V6_A, V6_B, 64)
+    } else {
+        b.ipv4([10, 0, 0, 1], [10, 0, 0, 2], 64)
+    };
+    // Linux's usual segment header: 20 bytes plus NOP, NOP, timestamps.
+    let mut t = b
+        .tcp(40000, 80, 0xffff_f000, 64240)
+        .ack(1)
+        .options(&[
+            TcpOptionElement::Noop,
+            TcpOptionElement::Noop,
+            TcpOptionElement::Timestamp(7, 9),
+        ])
+        .unwrap();
     if fin_psh_cwr {
         t = t.fin().psh().cwr();
     }
@@ -47,7 +64,11 @@ fn super_frame(v6: bool, payload: &[u8], mss: u16, tag: Option<u16>, fin_psh_cwr
     make_partial(&mut v, l3, l4, 16, 6);
     let mut vnet = VnetHdr {
         flags: VnetHdr::F_NEEDS_CSUM,
-        gso_type: if v6 { VnetHdr::GSO_TCPV6 } else { VnetHdr::GSO_TCPV4 },
+        gso_type: if v6 {
+            VnetHdr::GSO_TCPV6
+        } else {
+            VnetHdr::GSO_TCPV4
+        },
         hdr_len: (l4 + 32) as u16,
         gso_size: mss,
         csum_start: l4 as u16,
@@ -89,7 +110,9 @@ fn check_tcp_segments(segs: &[Packet], payload: &[u8], mss: usize, v6: bool, fla
                 assert_eq!(h.identification(), 0xfff0u16.wrapping_add(i as u16));
                 assert_eq!(h.total_len() as usize, 20 + 32 + p.len());
             }
-            Some(NetSlice::Ipv6(ip)) => assert_eq!(ip.header().payload_length() as usize, 32 + p.len()),
+            Some(NetSlice::Ipv6(ip)) => {
+                assert_eq!(ip.header().payload_length() as usize, 32 + p.len())
+            }
             n => panic!("{n:?}"),
         }
     }
@@ -163,7 +186,12 @@ fn complete_checksum_tcp_udp() {
     let mut f = tcp4(&pattern(777));
     make_partial(&mut f, 14, 34, 16, 6);
     let mut p = Packet::from_frame(&f);
-    p.vnet = VnetHdr { flags: VnetHdr::F_NEEDS_CSUM, csum_start: 34, csum_offset: 16, ..Default::default() };
+    p.vnet = VnetHdr {
+        flags: VnetHdr::F_NEEDS_CSUM,
+        csum_start: 34,
+        csum_offset: 16,
+        ..Default::default()
+    };
     complete_checksum(&mut p);
     assert_eq!(p.data(), &tcp4(&pattern(777))[..]);
     assert_eq!(p.vnet.flags, 0);
@@ -172,12 +200,22 @@ fn complete_checksum_tcp_udp() {
     make_partial(&mut f, 14, 54, 6, 17);
     f.extend_from_slice(&[0xaa; 9]);
     let mut p = Packet::from_frame(&f);
-    p.vnet = VnetHdr { flags: VnetHdr::F_NEEDS_CSUM, csum_start: 54, csum_offset: 6, ..Default::default() };
+    p.vnet = VnetHdr {
+        flags: VnetHdr::F_NEEDS_CSUM,
+        csum_start: 54,
+        csum_offset: 6,
+        ..Default::default()
+    };
     complete_checksum(&mut p);
     assert_eq!(assert_checksums(p.data()), "ipv6/udp");
     // Offsets outside the frame: flag cleared, bytes untouched.
     let mut p = Packet::from_frame(&f);
-    p.vnet = VnetHdr { flags: VnetHdr::F_NEEDS_CSUM, csum_start: 60000, csum_offset: 6, ..Default::default() };
+    p.vnet = VnetHdr {
+        flags: VnetHdr::F_NEEDS_CSUM,
+        csum_start: 60000,
+        csum_offset: 6,
+        ..Default::default()
+    };
     complete_checksum(&mut p);
     assert_eq!((p.data(), p.vnet.flags), (&f[..], 0));
 }
@@ -217,7 +255,9 @@ fn reassemble4(frags: &[Packet]) -> (Vec<u8>, u16) {
     let mut data = Vec::new();
     let mut id = None;
     for (i, f) in frags.iter().enumerate() {
-        let Some(NetSlice::Ipv4(ip)) = SlicedPacket::from_ethernet(f.data()).unwrap().net else { panic!() };
+        let Some(NetSlice::Ipv4(ip)) = SlicedPacket::from_ethernet(f.data()).unwrap().net else {
+            panic!()
+        };
         let h = ip.header();
         assert_eq!(h.to_header().calc_header_checksum(), h.header_checksum());
         assert_eq!(*id.get_or_insert(h.identification()), h.identification());
@@ -236,7 +276,11 @@ fn ufo_ipv4_fragments() {
     let mut p = Packet::from_frame(&f);
     // A stale checksum: UFO computes it over the whole datagram.
     p.data_mut()[40..42].copy_from_slice(&[0x12, 0x34]);
-    p.vnet = VnetHdr { gso_type: VnetHdr::GSO_UDP, gso_size: 1480, ..Default::default() };
+    p.vnet = VnetHdr {
+        gso_type: VnetHdr::GSO_UDP,
+        gso_size: 1480,
+        ..Default::default()
+    };
     let mut out = Vec::new();
     let n = segment_gso(&p, &mut out).unwrap();
     assert_eq!(n, 3);
@@ -250,7 +294,11 @@ fn ufo_ipv6_fragments() {
     let payload = pattern(3000);
     let f = udp6(&payload);
     let mut p = Packet::from_frame(&f);
-    p.vnet = VnetHdr { gso_type: VnetHdr::GSO_UDP, gso_size: 1448, ..Default::default() };
+    p.vnet = VnetHdr {
+        gso_type: VnetHdr::GSO_UDP,
+        gso_size: 1448,
+        ..Default::default()
+    };
     let mut out = Vec::new();
     let n = segment_gso(&p, &mut out).unwrap();
     assert_eq!(n, 3);
@@ -270,10 +318,19 @@ fn ufo_ipv6_fragments() {
         assert_eq!(*ident.get_or_insert(id), id);
         data.extend_from_slice(&d[62..]);
     }
-    assert_eq!(data, f[54..], "reassembled datagram equals the original (checksum included)");
+    assert_eq!(
+        data,
+        f[54..],
+        "reassembled datagram equals the original (checksum included)"
+    );
     // Another datagram gets another identification.
     segment_gso(&p, &mut out).unwrap();
-    let id2 = u32::from_be_bytes([out[0].data()[58], out[0].data()[59], out[0].data()[60], out[0].data()[61]]);
+    let id2 = u32::from_be_bytes([
+        out[0].data()[58],
+        out[0].data()[59],
+        out[0].data()[60],
+        out[0].data()[61],
+    ]);
     assert_ne!(Some(id2), ident);
 }
 
@@ -291,11 +348,60 @@ fn mismatched_gso_types_are_errors() {
     q.vnet.gso_size = 7;
     assert_eq!(segment_gso(&q, &mut out), Err(OffloadError::Malformed));
     let mut u = Packet::from_frame(&udp4(&pattern(100)));
-    u.vnet = VnetHdr { gso_type: VnetHdr::GSO_UDP, gso_size: 7, ..Default::default() };
+    u.vnet = VnetHdr {
+        gso_type: VnetHdr::GSO_UDP,
+        gso_size: 7,
+        ..Default::default()
+    };
     assert_eq!(segment_gso(&u, &mut out), Err(OffloadError::BadGsoSize));
     // ECN flag is accepted with TCP.
     let mut e = Packet::from_frame(p.data());
     e.vnet = p.vnet;
     e.vnet.gso_type |= VnetHdr::GSO_ECN;
     assert_eq!(segment_gso(&e, &mut out), Ok(3));
+}
+
+/// The engine's order: rewrite the super-frame, then segment it.
+#[test]
+fn rewrite_then_segment() {
+    let payload = pattern(20000);
+    for v6 in [false, true] {
+        let mut p = super_frame(v6, &payload, 1448, None, true);
+        let mut rk = FlowKey::ZERO;
+        extract_key(p.data(), 1, &mut rk).unwrap();
+        let mut k = rk;
+        k.set_vlan_tci(VLAN_CFI | 0x0123);
+        k.set(key::TP_DST, 8443);
+        let mut ch = changes::VLAN | changes::TP_DST;
+        if v6 {
+            k.set(key::IPV6_SRC, 0xfd00_0000_0000_0000_0000_0000_0000_0001);
+            ch |= changes::IPV6_SRC;
+        } else {
+            k.set(key::IPV4_SRC, 0xc633_6401);
+            ch |= changes::IPV4_SRC;
+        }
+        apply_output(
+            &mut p,
+            &rk,
+            &Output {
+                bridge: 0,
+                port: 2,
+                changes: ch,
+                key: k,
+            },
+        )
+        .unwrap();
+        assert_eq!(p.vnet.csum_start, if v6 { 58 } else { 38 });
+        let mut out = Vec::new();
+        let n = segment_gso(&p, &mut out).unwrap();
+        check_tcp_segments(&out[..n], &payload, 1448, v6, true);
+        for s in &out[..n] {
+            let mut sk = FlowKey::ZERO;
+            extract_key(s.data(), 1, &mut sk).unwrap();
+            assert_eq!(sk.vlan_tci(), VLAN_CFI | 0x0123);
+            assert_eq!(sk.get(key::TP_DST), 8443);
+            assert_eq!(sk.get(key::IPV4_SRC), k.get(key::IPV4_SRC));
+            assert_eq!(sk.get(key::IPV6_SRC), k.get(key::IPV6_SRC));
+        }
+    }
 }

@@ -26,7 +26,12 @@ fn rewrite(frame: &[u8], vnet: VnetHdr, ch: u32, edit: impl FnOnce(&mut FlowKey)
     let rk = received(frame);
     let mut k = rk;
     edit(&mut k);
-    let out = Output { bridge: 0, port: 2, changes: ch, key: k };
+    let out = Output {
+        bridge: 0,
+        port: 2,
+        changes: ch,
+        key: k,
+    };
     let mut p = Packet::from_frame(frame);
     p.vnet = vnet;
     apply_output(&mut p, &rk, &out).unwrap();
@@ -78,7 +83,10 @@ fn ipv4_addresses_on_tcp() {
     });
     assert_eq!(assert_checksums(&out), "ipv4/tcp");
     let ip = ipv4_of(&out);
-    assert_eq!((ip.source, ip.destination), ([192, 168, 1, 1], [172, 16, 254, 1]));
+    assert_eq!(
+        (ip.source, ip.destination),
+        ([192, 168, 1, 1], [172, 16, 254, 1])
+    );
 }
 
 #[test]
@@ -108,7 +116,10 @@ fn ipv4_tos_and_ttl() {
     });
     assert_checksums(&out);
     let ip = ipv4_of(&out);
-    assert_eq!((ip.dscp.value(), ip.ecn.value(), ip.time_to_live), (0xb9 >> 2, 1, 3));
+    assert_eq!(
+        (ip.dscp.value(), ip.ecn.value(), ip.time_to_live),
+        (0xb9 >> 2, 1, 3)
+    );
 }
 
 #[test]
@@ -133,7 +144,11 @@ fn ipv6_addresses_and_fields() {
     for f in [tcp6(b"six"), udp6(b"six")] {
         let out = plain(
             &f,
-            changes::IPV6_SRC | changes::IPV6_DST | changes::IP_TOS | changes::IP_TTL | changes::IPV6_LABEL,
+            changes::IPV6_SRC
+                | changes::IPV6_DST
+                | changes::IP_TOS
+                | changes::IP_TTL
+                | changes::IPV6_LABEL,
             |k| {
                 k.set(key::IPV6_SRC, 0xfe80_0000_0000_0000_0000_0000_0000_0001);
                 k.set(key::IPV6_DST, u128::MAX - 5);
@@ -144,9 +159,15 @@ fn ipv6_addresses_and_fields() {
         );
         assert_checksums(&out);
         let ip = ipv6_of(&out);
-        assert_eq!(u128::from_be_bytes(ip.source), 0xfe80_0000_0000_0000_0000_0000_0000_0001);
+        assert_eq!(
+            u128::from_be_bytes(ip.source),
+            0xfe80_0000_0000_0000_0000_0000_0000_0001
+        );
         assert_eq!(u128::from_be_bytes(ip.destination), u128::MAX - 5);
-        assert_eq!((ip.traffic_class, ip.hop_limit, ip.flow_label.value()), (0x2e, 1, 0xfedcb));
+        assert_eq!(
+            (ip.traffic_class, ip.hop_limit, ip.flow_label.value()),
+            (0x2e, 1, 0xfedcb)
+        );
     }
 }
 
@@ -185,15 +206,21 @@ fn arp_fields() {
     f.extend_from_slice(&[0x08, 0x06, 0, 1, 8, 0, 6, 4, 0, 1]);
     f.extend_from_slice(&MAC_A);
     f.extend_from_slice(&[10, 0, 0, 1, 0, 0, 0, 0, 0, 0, 10, 0, 0, 2]);
-    let out = plain(&f, changes::ARP | changes::IPV4_SRC | changes::IPV4_DST, |k| {
-        k.set(key::IP_PROTO, 2);
-        k.set(key::ARP_SHA, key::mac_to_u64(MAC_B) as u128);
-        k.set(key::ARP_THA, key::mac_to_u64(MAC_A) as u128);
-        k.set(key::IPV4_SRC, 0x0a00_0002);
-        k.set(key::IPV4_DST, 0x0a00_0001);
-    });
+    let out = plain(
+        &f,
+        changes::ARP | changes::IPV4_SRC | changes::IPV4_DST,
+        |k| {
+            k.set(key::IP_PROTO, 2);
+            k.set(key::ARP_SHA, key::mac_to_u64(MAC_B) as u128);
+            k.set(key::ARP_THA, key::mac_to_u64(MAC_A) as u128);
+            k.set(key::IPV4_SRC, 0x0a00_0002);
+            k.set(key::IPV4_DST, 0x0a00_0001);
+        },
+    );
     let sp = SlicedPacket::from_ethernet(&out).unwrap();
-    let Some(NetSlice::Arp(a)) = sp.net else { panic!("not ARP") };
+    let Some(NetSlice::Arp(a)) = sp.net else {
+        panic!("not ARP")
+    };
     let a = a.to_packet();
     assert_eq!(a.operation.0, 2);
     assert_eq!(a.sender_hw_addr(), &MAC_B);
@@ -230,16 +257,24 @@ fn nd_target_and_sll() {
     });
     assert_checksums(&out);
     let k = received(&out);
-    assert_eq!(k.get(key::ND_TARGET), 0x2001_0db8_0000_0000_0000_0000_0000_0099);
+    assert_eq!(
+        k.get(key::ND_TARGET),
+        0x2001_0db8_0000_0000_0000_0000_0000_0099
+    );
     assert_eq!(k.eth_src(), MAC_A);
-    assert_eq!(k.get(key::ARP_SHA), key::mac_to_u64([6, 5, 4, 3, 2, 1]) as u128);
+    assert_eq!(
+        k.get(key::ARP_SHA),
+        key::mac_to_u64([6, 5, 4, 3, 2, 1]) as u128
+    );
 }
 
 #[test]
 fn sctp_ports_keep_crc_valid() {
     let mut f = MAC_B.to_vec();
     f.extend_from_slice(&MAC_A);
-    f.extend_from_slice(&[0x08, 0x00, 0x45, 0, 0, 48, 0, 0, 0, 0, 64, 132, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2]);
+    f.extend_from_slice(&[
+        0x08, 0x00, 0x45, 0, 0, 48, 0, 0, 0, 0, 64, 132, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2,
+    ]);
     let ipc = checksum::checksum(&f[14..34]);
     f[24..26].copy_from_slice(&ipc.to_be_bytes());
     let mut sctp = vec![0x0b, 0x59, 0x0b, 0x59, 0, 0, 0, 1, 0, 0, 0, 0];
@@ -303,12 +338,32 @@ fn kernel_stripped_tag_is_pushed_on_rewrite() {
     let mut k = rk;
     k.set_vlan_tci(VLAN_CFI | 20);
     let mut p = Packet::from_frame(&f);
-    apply_output(&mut p, &rk, &Output { bridge: 0, port: 2, changes: changes::VLAN, key: k }).unwrap();
+    apply_output(
+        &mut p,
+        &rk,
+        &Output {
+            bridge: 0,
+            port: 2,
+            changes: changes::VLAN,
+            key: k,
+        },
+    )
+    .unwrap();
     assert_eq!(&p.data()[12..16], &[0x81, 0, 0, 20]);
     // Strip of a stripped tag: nothing to do.
     k.set_vlan_tci(0);
     let mut p = Packet::from_frame(&f);
-    apply_output(&mut p, &rk, &Output { bridge: 0, port: 2, changes: changes::VLAN, key: k }).unwrap();
+    apply_output(
+        &mut p,
+        &rk,
+        &Output {
+            bridge: 0,
+            port: 2,
+            changes: changes::VLAN,
+            key: k,
+        },
+    )
+    .unwrap();
     assert_eq!(p.data(), &f[..]);
 }
 
@@ -321,7 +376,12 @@ fn no_headroom_leaves_packet_untouched() {
     let rk = received(&before);
     let mut k = rk;
     k.set_vlan_tci(0); // the received key saw the outer tag; strip works
-    let o = Output { bridge: 0, port: 2, changes: changes::VLAN, key: k };
+    let o = Output {
+        bridge: 0,
+        port: 2,
+        changes: changes::VLAN,
+        key: k,
+    };
     apply_output(&mut p, &rk, &o).unwrap();
     let popped: Vec<u8> = before[..12].iter().chain(&before[16..]).copied().collect();
     assert_eq!(p.data(), &popped[..]);
@@ -333,15 +393,28 @@ fn no_headroom_leaves_packet_untouched() {
     rk2.set_vlan_tci(0);
     let mut k2 = rk2;
     k2.set_vlan_tci(VLAN_CFI | 7);
-    let o = Output { bridge: 0, port: 2, changes: changes::VLAN, key: k2 };
-    assert_eq!(apply_output(&mut p, &rk2, &o), Err(RewriteError::NoHeadroom));
+    let o = Output {
+        bridge: 0,
+        port: 2,
+        changes: changes::VLAN,
+        key: k2,
+    };
+    assert_eq!(
+        apply_output(&mut p, &rk2, &o),
+        Err(RewriteError::NoHeadroom)
+    );
     assert_eq!(p.data(), &snapshot[..]);
 }
 
 fn partial_tcp(payload: &[u8], tag: Option<u16>) -> (Vec<u8>, VnetHdr) {
     let mut f = tcp4(payload);
     make_partial(&mut f, 14, 34, 16, 6);
-    let mut v = VnetHdr { flags: VnetHdr::F_NEEDS_CSUM, csum_start: 34, csum_offset: 16, ..Default::default() };
+    let mut v = VnetHdr {
+        flags: VnetHdr::F_NEEDS_CSUM,
+        csum_start: 34,
+        csum_offset: 16,
+        ..Default::default()
+    };
     if let Some(t) = tag {
         f = tagged(&f, t);
         v.csum_start += 4;
@@ -372,11 +445,16 @@ fn partial_checksum_vlan_push_with_address_and_port_changes() {
 #[test]
 fn partial_checksum_vlan_pop() {
     let (f, v) = partial_tcp(b"popped", Some(0x2005));
-    let mut p = rewrite(&f, v, changes::VLAN | changes::IPV4_DST | changes::TP_DST, |k| {
-        k.set_vlan_tci(0);
-        k.set(key::IPV4_DST, 0x0909_0909);
-        k.set(key::TP_DST, 8080);
-    });
+    let mut p = rewrite(
+        &f,
+        v,
+        changes::VLAN | changes::IPV4_DST | changes::TP_DST,
+        |k| {
+            k.set_vlan_tci(0);
+            k.set(key::IPV4_DST, 0x0909_0909);
+            k.set(key::TP_DST, 8080);
+        },
+    );
     assert_eq!(p.vnet.csum_start, 34);
     assert_eq!(&p.data()[12..14], &[0x08, 0x00]);
     complete_checksum(&mut p);
@@ -388,12 +466,22 @@ fn partial_checksum_vlan_pop() {
 fn partial_checksum_ipv6_udp() {
     let mut f = udp6(&[7; 301]);
     make_partial(&mut f, 14, 54, 6, 17);
-    let v = VnetHdr { flags: VnetHdr::F_NEEDS_CSUM, csum_start: 54, csum_offset: 6, ..Default::default() };
-    let mut p = rewrite(&f, v, changes::IPV6_SRC | changes::TP_SRC | changes::VLAN, |k| {
-        k.set(key::IPV6_SRC, 0x1234);
-        k.set(key::TP_SRC, 1);
-        k.set_vlan_tci(VLAN_CFI | 3);
-    });
+    let v = VnetHdr {
+        flags: VnetHdr::F_NEEDS_CSUM,
+        csum_start: 54,
+        csum_offset: 6,
+        ..Default::default()
+    };
+    let mut p = rewrite(
+        &f,
+        v,
+        changes::IPV6_SRC | changes::TP_SRC | changes::VLAN,
+        |k| {
+            k.set(key::IPV6_SRC, 0x1234);
+            k.set(key::TP_SRC, 1);
+            k.set_vlan_tci(VLAN_CFI | 3);
+        },
+    );
     assert_eq!(p.vnet.csum_start, 58);
     complete_checksum(&mut p);
     assert_eq!(assert_checksums(p.data()), "ipv6/udp");
@@ -407,4 +495,27 @@ fn gso_hdr_len_follows_tag() {
     v.hdr_len = 54;
     let p = rewrite(&f, v, changes::VLAN, |k| k.set_vlan_tci(VLAN_CFI | 9));
     assert_eq!((p.vnet.hdr_len, p.vnet.csum_start), (58, 38));
+}
+
+#[test]
+fn ipv6_dst_behind_routing_header_keeps_l4_checksum() {
+    let f = udp6(b"routed");
+    // Insert a type-0-style routing header with one segment left.
+    let mut r = f[..54].to_vec();
+    r[20] = 43;
+    r[19] += 24;
+    r.extend_from_slice(&[17, 2, 0, 1, 0, 0, 0, 0]);
+    r.extend_from_slice(&V6_B);
+    r.extend_from_slice(&f[54..]);
+    let out = plain(&r, changes::IPV6_DST, |k| k.set(key::IPV6_DST, 0x42));
+    assert_eq!(&out[38..54], &0x42u128.to_be_bytes());
+    assert_eq!(&out[54..], &r[54..], "UDP checksum untouched");
+    // Without segments left the field is the final destination again.
+    let mut done = r.clone();
+    done[57] = 0;
+    let out = plain(&done, changes::IPV6_DST, |k| k.set(key::IPV6_DST, 0x42));
+    assert_ne!(
+        &out[54 + 24 + 6..54 + 24 + 8],
+        &done[54 + 24 + 6..54 + 24 + 8]
+    );
 }

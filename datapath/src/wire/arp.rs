@@ -162,7 +162,9 @@ impl Repr {
         put16(buf, 2, ethertype::IPV4);
         buf[4] = 6;
         buf[5] = 4;
-        let mut p = Packet { buffer: &mut buf[..ETH_IPV4_LEN] };
+        let mut p = Packet {
+            buffer: &mut buf[..ETH_IPV4_LEN],
+        };
         p.set_operation(self.operation);
         p.set_sender_hardware_addr(&self.sender_hw);
         p.set_sender_protocol_addr(&self.sender_ip.octets());
@@ -178,8 +180,8 @@ mod tests {
 
     /// A captured who-has 192.168.1.1 tell 192.168.1.100 (ARP body only).
     const REQUEST: [u8; 28] = [
-        0x00, 0x01, 0x08, 0x00, 0x06, 0x04, 0x00, 0x01, 0x00, 0x0c, 0x29, 0x3e, 0x5f, 0x0a, 0xc0, 0xa8,
-        0x01, 0x64, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0xc0, 0xa8, 0x01, 0x01,
+        0x00, 0x01, 0x08, 0x00, 0x06, 0x04, 0x00, 0x01, 0x00, 0x0c, 0x29, 0x3e, 0x5f, 0x0a, 0xc0,
+        0xa8, 0x01, 0x64, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0xc0, 0xa8, 0x01, 0x01,
     ];
 
     #[test]
@@ -199,7 +201,11 @@ mod tests {
     #[test]
     fn truncated_and_unsupported() {
         for n in 0..28 {
-            assert_eq!(Packet::new_checked(&REQUEST[..n]).err(), Some(Error::Truncated), "len {n}");
+            assert_eq!(
+                Packet::new_checked(&REQUEST[..n]).err(),
+                Some(Error::Truncated),
+                "len {n}"
+            );
         }
         let mut other = REQUEST;
         other[1] = 6; // IEEE 802 hardware

@@ -87,7 +87,19 @@ impl IpPair {
             IpPair::V6 { src, dst } => {
                 let a = add(0, src);
                 let a = add(a, dst);
-                add(a, &[(len >> 24) as u8, (len >> 16) as u8, (len >> 8) as u8, len as u8, 0, 0, 0, proto])
+                add(
+                    a,
+                    &[
+                        (len >> 24) as u8,
+                        (len >> 16) as u8,
+                        (len >> 8) as u8,
+                        len as u8,
+                        0,
+                        0,
+                        0,
+                        proto,
+                    ],
+                )
             }
         }
     }
@@ -142,7 +154,11 @@ const fn crc32c_table() -> [u32; 256] {
         let mut c = i as u32;
         let mut k = 0;
         while k < 8 {
-            c = if c & 1 != 0 { (c >> 1) ^ 0x82f6_3b78 } else { c >> 1 };
+            c = if c & 1 != 0 {
+                (c >> 1) ^ 0x82f6_3b78
+            } else {
+                c >> 1
+            };
             k += 1;
         }
         t[i] = c;
@@ -180,7 +196,10 @@ mod tests {
 
     #[test]
     fn incremental_matches_recompute() {
-        let mut d = [0x45u8, 0x00, 0x00, 0x54, 0x12, 0x34, 0x40, 0x00, 0x40, 0x01, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2];
+        let mut d = [
+            0x45u8, 0x00, 0x00, 0x54, 0x12, 0x34, 0x40, 0x00, 0x40, 0x01, 0, 0, 10, 0, 0, 1, 10, 0,
+            0, 2,
+        ];
         let c = checksum(&d);
         d[10..12].copy_from_slice(&c.to_be_bytes());
         assert!(verify(&d));

@@ -47,6 +47,14 @@ impl<T: AsRef<[u8]>> Frame<T> {
     }
 }
 
+impl<'a> Frame<&'a [u8]> {
+    /// The payload with the buffer's lifetime (not the view's).
+    pub fn into_payload(self) -> &'a [u8] {
+        let r = HEADER_LEN..self.buffer.len();
+        &self.buffer[r]
+    }
+}
+
 impl<T: AsRef<[u8]> + AsMut<[u8]>> Frame<T> {
     pub fn set_dst(&mut self, mac: MacAddr) {
         self.buffer.as_mut()[0..6].copy_from_slice(&mac);
@@ -110,8 +118,8 @@ mod tests {
     use super::*;
 
     const FRAME: [u8; 18] = [
-        0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x52, 0x54, 0x00, 0x12, 0x34, 0x56, 0x08, 0x06, 0xaa, 0xbb,
-        0xcc, 0xdd,
+        0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x52, 0x54, 0x00, 0x12, 0x34, 0x56, 0x08, 0x06, 0xaa,
+        0xbb, 0xcc, 0xdd,
     ];
 
     #[test]

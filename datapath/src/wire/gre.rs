@@ -77,7 +77,10 @@ impl<T: AsRef<[u8]>> Packet<T> {
         be16(self.b(), 2)
     }
     pub fn header_len(&self) -> usize {
-        BASE_LEN + 4 * (self.checksum_present() as usize + self.key_present() as usize + self.seq_present() as usize)
+        BASE_LEN
+            + 4 * (self.checksum_present() as usize
+                + self.key_present() as usize
+                + self.seq_present() as usize)
     }
     fn key_at(&self) -> usize {
         BASE_LEN + 4 * self.checksum_present() as usize
@@ -99,6 +102,14 @@ impl<T: AsRef<[u8]>> Packet<T> {
     /// there is none.
     pub fn verify_checksum(&self) -> bool {
         !self.checksum_present() || checksum::verify(self.b())
+    }
+}
+
+impl<'a> Packet<&'a [u8]> {
+    /// The payload with the buffer's lifetime (not the view's).
+    pub fn into_payload(self) -> &'a [u8] {
+        let r = self.header_len()..self.buffer.len();
+        &self.buffer[r]
     }
 }
 
@@ -149,7 +160,10 @@ impl Repr {
     }
 
     pub fn header_len(&self) -> usize {
-        BASE_LEN + 4 * (self.checksum as usize + self.key.is_some() as usize + self.seq.is_some() as usize)
+        BASE_LEN
+            + 4 * (self.checksum as usize
+                + self.key.is_some() as usize
+                + self.seq.is_some() as usize)
     }
 
     /// Writes the header with a zero checksum field; with `checksum` set,
@@ -159,7 +173,9 @@ impl Repr {
         if buf.len() < hl {
             return Err(Error::Truncated);
         }
-        let f = (self.checksum as u16 * FLAG_C) | (self.key.is_some() as u16 * FLAG_K) | (self.seq.is_some() as u16 * FLAG_S);
+        let f = (self.checksum as u16 * FLAG_C)
+            | (self.key.is_some() as u16 * FLAG_K)
+            | (self.seq.is_some() as u16 * FLAG_S);
         put16(buf, 0, f);
         put16(buf, 2, self.protocol);
         let mut at = BASE_LEN;
@@ -184,7 +200,8 @@ mod tests {
 
     /// GRE with checksum and key 0x2a carrying a 4-byte Ethernet stub.
     const GRE_CK: [u8; 16] = [
-        0xa0, 0x00, 0x65, 0x58, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x2a, 0xde, 0xad, 0xbe, 0xef,
+        0xa0, 0x00, 0x65, 0x58, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x2a, 0xde, 0xad, 0xbe,
+        0xef,
     ];
 
     #[test]
@@ -195,11 +212,22 @@ mod tests {
         assert_eq!(&b[4..6], &(!0xa320u16).to_be_bytes());
         let p = Packet::new_checked(&b[..]).unwrap();
         let r = Repr::parse(&p).unwrap();
-        assert_eq!(r, Repr { protocol: PROTO_TEB, checksum: true, key: Some(42), seq: None });
+        assert_eq!(
+            r,
+            Repr {
+                protocol: PROTO_TEB,
+                checksum: true,
+                key: Some(42),
+                seq: None
+            }
+        );
         assert_eq!(p.payload(), &[0xde, 0xad, 0xbe, 0xef]);
         let mut bad = b;
         bad[15] ^= 0xff;
-        assert_eq!(Repr::parse(&Packet::new_checked(&bad[..]).unwrap()), Err(Error::Checksum));
+        assert_eq!(
+            Repr::parse(&Packet::new_checked(&bad[..]).unwrap()),
+            Err(Error::Checksum)
+        );
         let mut out = [0u8; 16];
         r.emit(&mut out).unwrap();
         out[12..].copy_from_slice(&[0xde, 0xad, 0xbe, 0xef]);
@@ -209,7 +237,12 @@ mod tests {
 
     #[test]
     fn key_and_seq() {
-        let r = Repr { protocol: 0x0800, checksum: false, key: Some(0x01020304), seq: Some(7) };
+        let r = Repr {
+            protocol: 0x0800,
+            checksum: false,
+            key: Some(0x01020304),
+            seq: Some(7),
+        };
         let mut b = [0u8; 12];
         assert_eq!(r.emit(&mut b), Ok(12));
         assert_eq!(b, [0x30, 0, 0x08, 0, 1, 2, 3, 4, 0, 0, 0, 7]);
@@ -218,12 +251,24 @@ mod tests {
 
     #[test]
     fn rejects() {
-        assert_eq!(Packet::new_checked(&GRE_CK[..3]).err(), Some(Error::Truncated));
-        assert_eq!(Packet::new_checked(&GRE_CK[..11]).err(), Some(Error::Truncated));
+        assert_eq!(
+            Packet::new_checked(&GRE_CK[..3]).err(),
+            Some(Error::Truncated)
+        );
+        assert_eq!(
+            Packet::new_checked(&GRE_CK[..11]).err(),
+            Some(Error::Truncated)
+        );
         let routing = [0x40u8, 0, 0x65, 0x58, 0, 0, 0, 0];
-        assert_eq!(Packet::new_checked(&routing[..]).err(), Some(Error::Unsupported));
+        assert_eq!(
+            Packet::new_checked(&routing[..]).err(),
+            Some(Error::Unsupported)
+        );
         let pptp = [0x30u8, 0x01, 0x88, 0x0b, 0, 0, 0, 0, 0, 0, 0, 0];
-        assert_eq!(Packet::new_checked(&pptp[..]).err(), Some(Error::Unsupported));
+        assert_eq!(
+            Packet::new_checked(&pptp[..]).err(),
+            Some(Error::Unsupported)
+        );
         let ssr = [0x08u8, 0, 0x65, 0x58];
         assert_eq!(Packet::new_checked(&ssr[..]).err(), Some(Error::Malformed));
         // Bits 6-12 are ignored.

@@ -182,7 +182,9 @@ impl<'a> Icmpv4Repr<'a> {
         if buf.len() < n {
             return Err(Error::Truncated);
         }
-        let mut p = Icmpv4Packet { buffer: &mut buf[..n] };
+        let mut p = Icmpv4Packet {
+            buffer: &mut buf[..n],
+        };
         p.set_msg_type(self.msg_type);
         p.set_code(self.code);
         p.set_rest_of_header(self.rest_of_header);
@@ -226,7 +228,9 @@ impl<'a> Icmpv6Repr<'a> {
         if buf.len() < n {
             return Err(Error::Truncated);
         }
-        let mut p = Icmpv6Packet { buffer: &mut buf[..n] };
+        let mut p = Icmpv6Packet {
+            buffer: &mut buf[..n],
+        };
         p.set_msg_type(self.msg_type);
         p.set_code(self.code);
         p.set_rest_of_header(self.rest_of_header);
@@ -247,7 +251,11 @@ pub struct NdOptions<'a> {
 
 impl<'a> NdOptions<'a> {
     pub fn new(options: &'a [u8]) -> NdOptions<'a> {
-        NdOptions { data: options, off: 0, done: false }
+        NdOptions {
+            data: options,
+            off: 0,
+            done: false,
+        }
     }
 }
 
@@ -326,7 +334,10 @@ impl NdiscRepr {
             }
         }
         Ok(if t == v6_type::NEIGHBOR_SOLICIT {
-            NdiscRepr::NeighborSolicit { target, source_lladdr: lladdr }
+            NdiscRepr::NeighborSolicit {
+                target,
+                source_lladdr: lladdr,
+            }
         } else {
             NdiscRepr::NeighborAdvert {
                 flags: b[4],
@@ -338,8 +349,12 @@ impl NdiscRepr {
 
     pub fn buffer_len(&self) -> usize {
         let opt = match self {
-            NdiscRepr::NeighborSolicit { source_lladdr: l, .. } => l.is_some(),
-            NdiscRepr::NeighborAdvert { target_lladdr: l, .. } => l.is_some(),
+            NdiscRepr::NeighborSolicit {
+                source_lladdr: l, ..
+            } => l.is_some(),
+            NdiscRepr::NeighborAdvert {
+                target_lladdr: l, ..
+            } => l.is_some(),
         };
         ND_LEN + if opt { 8 } else { 0 }
     }
@@ -352,12 +367,27 @@ impl NdiscRepr {
         }
         let b = &mut buf[..n];
         let (ty, flags, target, opt_type, lladdr) = match *self {
-            NdiscRepr::NeighborSolicit { target, source_lladdr } => {
-                (v6_type::NEIGHBOR_SOLICIT, 0, target, ND_OPT_SOURCE_LLADDR, source_lladdr)
-            }
-            NdiscRepr::NeighborAdvert { flags, target, target_lladdr } => {
-                (v6_type::NEIGHBOR_ADVERT, flags, target, ND_OPT_TARGET_LLADDR, target_lladdr)
-            }
+            NdiscRepr::NeighborSolicit {
+                target,
+                source_lladdr,
+            } => (
+                v6_type::NEIGHBOR_SOLICIT,
+                0,
+                target,
+                ND_OPT_SOURCE_LLADDR,
+                source_lladdr,
+            ),
+            NdiscRepr::NeighborAdvert {
+                flags,
+                target,
+                target_lladdr,
+            } => (
+                v6_type::NEIGHBOR_ADVERT,
+                flags,
+                target,
+                ND_OPT_TARGET_LLADDR,
+                target_lladdr,
+            ),
         };
         b[0] = ty;
         b[1] = 0;
@@ -379,7 +409,8 @@ mod tests {
 
     /// An echo request (id 0x1c46, seq 1, 8 bytes of data), checksum zeroed.
     const ECHO: [u8; 16] = [
-        0x08, 0x00, 0x00, 0x00, 0x1c, 0x46, 0x00, 0x01, 0x61, 0x62, 0x63, 0x64, 0x65, 0x66, 0x67, 0x68,
+        0x08, 0x00, 0x00, 0x00, 0x1c, 0x46, 0x00, 0x01, 0x61, 0x62, 0x63, 0x64, 0x65, 0x66, 0x67,
+        0x68,
     ];
 
     #[test]
@@ -392,30 +423,41 @@ mod tests {
         let p = Icmpv4Packet::new_checked(&b[..]).unwrap();
         assert_eq!((p.echo_ident(), p.echo_seq()), (0x1c46, 1));
         let r = Icmpv4Repr::parse(&p).unwrap();
-        assert_eq!((r.msg_type, r.code, r.data), (v4_type::ECHO_REQUEST, 0, &b"abcdefgh"[..]));
+        assert_eq!(
+            (r.msg_type, r.code, r.data),
+            (v4_type::ECHO_REQUEST, 0, &b"abcdefgh"[..])
+        );
         let mut out = [0u8; 16];
         r.emit(&mut out).unwrap();
         assert_eq!(out, b);
-        assert_eq!(Icmpv4Packet::new_checked(&b[..7]).err(), Some(Error::Truncated));
+        assert_eq!(
+            Icmpv4Packet::new_checked(&b[..7]).err(),
+            Some(Error::Truncated)
+        );
     }
 
     fn ip6() -> IpPair {
         IpPair::V6 {
-            src: "fe80::5054:ff:fe12:3456".parse::<Ipv6Addr>().unwrap().octets(),
+            src: "fe80::5054:ff:fe12:3456"
+                .parse::<Ipv6Addr>()
+                .unwrap()
+                .octets(),
             dst: "ff02::1:ff00:1".parse::<Ipv6Addr>().unwrap().octets(),
         }
     }
 
     /// A neighbour solicitation for fe80::1 from 52:54:00:12:34:56.
     const NS: [u8; 32] = [
-        0x87, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0xfe, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-        0x01, 0x01, 0x01, 0x52, 0x54, 0x00, 0x12, 0x34, 0x56,
+        0x87, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0xfe, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+        0, 0, 0, 0x01, 0x01, 0x01, 0x52, 0x54, 0x00, 0x12, 0x34, 0x56,
     ];
 
     #[test]
     fn neighbor_solicit_golden() {
         let mut b = NS;
-        Icmpv6Packet::new_checked(&mut b[..]).unwrap().fill_checksum(&ip6());
+        Icmpv6Packet::new_checked(&mut b[..])
+            .unwrap()
+            .fill_checksum(&ip6());
         let p = Icmpv6Packet::new_checked(&b[..]).unwrap();
         assert!(p.verify_checksum(&ip6()));
         let r = NdiscRepr::parse(&p).unwrap();

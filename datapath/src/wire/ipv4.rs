@@ -132,6 +132,14 @@ impl<T: AsRef<[u8]>> Packet<T> {
     }
 }
 
+impl<'a> Packet<&'a [u8]> {
+    /// The payload with the buffer's lifetime (not the view's).
+    pub fn into_payload(self) -> &'a [u8] {
+        let r = self.header_len()..self.total_len() as usize;
+        &self.buffer[r]
+    }
+}
+
 impl<T: AsRef<[u8]> + AsMut<[u8]>> Packet<T> {
     fn bm(&mut self) -> &mut [u8] {
         self.buffer.as_mut()
@@ -147,7 +155,9 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Packet<T> {
     }
     /// Sets DF, MF and the offset (in bytes; must be a multiple of 8).
     pub fn set_frag(&mut self, dont_frag: bool, more_frags: bool, offset: u16) {
-        let w = (dont_frag as u16 * FLAG_DF) | (more_frags as u16 * FLAG_MF) | ((offset >> 3) & OFFSET_MASK);
+        let w = (dont_frag as u16 * FLAG_DF)
+            | (more_frags as u16 * FLAG_MF)
+            | ((offset >> 3) & OFFSET_MASK);
         put16(self.bm(), 6, w)
     }
     pub fn set_ttl(&mut self, ttl: u8) {
@@ -226,11 +236,13 @@ impl Repr {
             return Err(Error::Truncated);
         }
         let total = HEADER_LEN + self.payload_len;
-        if total > u16::MAX as usize || self.frag_offset % 8 != 0 {
+        if total > u16::MAX as usize || self.frag_offset & 7 != 0 {
             return Err(Error::Malformed);
         }
         buf[0] = 0x45;
-        let mut p = Packet { buffer: &mut buf[..HEADER_LEN] };
+        let mut p = Packet {
+            buffer: &mut buf[..HEADER_LEN],
+        };
         p.set_tos(self.tos);
         p.set_total_len(total as u16);
         p.set_ident(self.ident);
@@ -251,8 +263,8 @@ mod tests {
     /// A captured ICMP echo request 192.168.1.100 -> 8.8.8.8 (IPv4 header
     /// plus 8 bytes of ICMP).
     const ECHO: [u8; 28] = [
-        0x45, 0x00, 0x00, 0x1c, 0x1a, 0x2b, 0x40, 0x00, 0x40, 0x01, 0x4c, 0xe1, 0xc0, 0xa8, 0x01, 0x64,
-        0x08, 0x08, 0x08, 0x08, 0x08, 0x00, 0xf7, 0xfd, 0x00, 0x01, 0x00, 0x01,
+        0x45, 0x00, 0x00, 0x1c, 0x1a, 0x2b, 0x40, 0x00, 0x40, 0x01, 0x4c, 0xe1, 0xc0, 0xa8, 0x01,
+        0x64, 0x08, 0x08, 0x08, 0x08, 0x08, 0x00, 0xf7, 0xfd, 0x00, 0x01, 0x00, 0x01,
     ];
 
     fn golden() -> [u8; 28] {
@@ -270,7 +282,10 @@ mod tests {
         let r = Repr::parse(&p).unwrap();
         assert_eq!(r.src, Ipv4Addr::new(192, 168, 1, 100));
         assert_eq!(r.dst, Ipv4Addr::new(8, 8, 8, 8));
-        assert_eq!((r.protocol, r.ttl, r.ident, r.payload_len), (1, 64, 0x1a2b, 8));
+        assert_eq!(
+            (r.protocol, r.ttl, r.ident, r.payload_len),
+            (1, 64, 0x1a2b, 8)
+        );
         assert!(r.dont_frag && !r.more_frags && !p.is_fragment());
         let mut out = [0u8; 20];
         r.emit(&mut out).unwrap();
@@ -281,8 +296,8 @@ mod tests {
     fn known_checksum() {
         // Wikipedia's worked example header, checksum 0xb861.
         let h = [
-            0x45, 0x00, 0x00, 0x73, 0x00, 0x00, 0x40, 0x00, 0x40, 0x11, 0xb8, 0x61, 0xc0, 0xa8, 0x00, 0x01,
-            0xc0, 0xa8, 0x00, 0xc7,
+            0x45, 0x00, 0x00, 0x73, 0x00, 0x00, 0x40, 0x00, 0x40, 0x11, 0xb8, 0x61, 0xc0, 0xa8,
+            0x00, 0x01, 0xc0, 0xa8, 0x00, 0xc7,
         ];
         let mut buf = h.to_vec();
         buf.resize(0x73, 0);
@@ -308,13 +323,18 @@ mod tests {
         assert_eq!(Packet::new_checked(&tl[..]).err(), Some(Error::Malformed));
         let mut bad = b;
         bad[11] ^= 1;
-        assert_eq!(Repr::parse(&Packet::new_checked(&bad[..]).unwrap()), Err(Error::Checksum));
+        assert_eq!(
+            Repr::parse(&Packet::new_checked(&bad[..]).unwrap()),
+            Err(Error::Checksum)
+        );
     }
 
     #[test]
     fn options_and_fragments() {
         // IHL 6 with a 4-byte option (router alert), a later fragment.
-        let mut b = vec![0x46, 0, 0, 28, 0, 7, 0x20, 0x03, 1, 17, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2, 0x94, 4, 0, 0];
+        let mut b = vec![
+            0x46, 0, 0, 28, 0, 7, 0x20, 0x03, 1, 17, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2, 0x94, 4, 0, 0,
+        ];
         b.extend_from_slice(&[1, 2, 3, 4]);
         b.extend_from_slice(&[0xee, 0xee]); // padding
         let mut p = Packet::new_checked(&mut b[..]).unwrap();

@@ -86,6 +86,14 @@ impl<T: AsRef<[u8]>> Packet<T> {
     }
 }
 
+impl<'a> Packet<&'a [u8]> {
+    /// The payload with the buffer's lifetime (not the view's).
+    pub fn into_payload(self) -> &'a [u8] {
+        let r = HEADER_LEN..HEADER_LEN + self.payload_len() as usize;
+        &self.buffer[r]
+    }
+}
+
 impl<T: AsRef<[u8]> + AsMut<[u8]>> Packet<T> {
     fn bm(&mut self) -> &mut [u8] {
         self.buffer.as_mut()
@@ -139,6 +147,9 @@ pub struct ExtHeaders {
     /// Offset of that header from the start of the payload.
     pub l4_offset: usize,
     pub frag: Option<FragInfo>,
+    /// A routing header with segments left: the destination field is not
+    /// the final destination the transport checksum covers (RFC 8200 §8.1).
+    pub routing: bool,
 }
 
 impl ExtHeaders {
@@ -150,7 +161,14 @@ impl ExtHeaders {
 
 /// Whether `nh` is an extension header [`walk_ext_headers`] steps over.
 pub fn is_ext_header(nh: u8) -> bool {
-    matches!(nh, ip_proto::HOPOPTS | ip_proto::ROUTING | ip_proto::FRAGMENT | ip_proto::DSTOPTS | ip_proto::AH)
+    matches!(
+        nh,
+        ip_proto::HOPOPTS
+            | ip_proto::ROUTING
+            | ip_proto::FRAGMENT
+            | ip_proto::DSTOPTS
+            | ip_proto::AH
+    )
 }
 
 /// Walks hop-by-hop, routing, fragment, destination-options and AH
@@ -161,11 +179,17 @@ pub fn walk_ext_headers(first: u8, payload: &[u8]) -> Result<ExtHeaders> {
     let mut nh = first;
     let mut off = 0usize;
     let mut frag = None;
+    let mut routing = false;
     // Every header is at least 8 bytes, so the walk ends within
     // payload.len() / 8 steps; the bound makes that explicit.
     for _ in 0..=payload.len() / 8 {
         if !is_ext_header(nh) {
-            return Ok(ExtHeaders { proto: nh, l4_offset: off, frag });
+            return Ok(ExtHeaders {
+                proto: nh,
+                l4_offset: off,
+                frag,
+                routing,
+            });
         }
         if payload.len() < off + 8 {
             return Err(Error::Truncated);
@@ -182,11 +206,20 @@ pub fn walk_ext_headers(first: u8, payload: &[u8]) -> Result<ExtHeaders> {
                 };
                 frag = Some(f);
                 if f.offset != 0 {
-                    return Ok(ExtHeaders { proto: h[0], l4_offset: off + 8, frag });
+                    return Ok(ExtHeaders {
+                        proto: h[0],
+                        l4_offset: off + 8,
+                        frag,
+                        routing,
+                    });
                 }
                 FRAG_HEADER_LEN
             }
             ip_proto::AH => (h[1] as usize + 2) * 4,
+            ip_proto::ROUTING => {
+                routing |= h[3] != 0;
+                (h[1] as usize + 1) * 8
+            }
             _ => (h[1] as usize + 1) * 8,
         };
         if payload.len() < off + len {
@@ -198,7 +231,12 @@ pub fn walk_ext_headers(first: u8, payload: &[u8]) -> Result<ExtHeaders> {
     if is_ext_header(nh) {
         return Err(Error::Truncated);
     }
-    Ok(ExtHeaders { proto: nh, l4_offset: off, frag })
+    Ok(ExtHeaders {
+        proto: nh,
+        l4_offset: off,
+        frag,
+        routing,
+    })
 }
 
 /// An IPv6 fixed header as values (extension headers are the caller's).
@@ -239,7 +277,9 @@ impl Repr {
             return Err(Error::Malformed);
         }
         buf[0] = 0x60;
-        let mut p = Packet { buffer: &mut buf[..HEADER_LEN] };
+        let mut p = Packet {
+            buffer: &mut buf[..HEADER_LEN],
+        };
         p.set_traffic_class(self.traffic_class);
         p.set_flow_label(self.flow_label);
         p.set_payload_len(self.payload_len as u16);
@@ -282,7 +322,12 @@ mod tests {
         assert_eq!(e.l4_offset, 16);
         assert_eq!(
             e.frag,
-            Some(FragInfo { at: 8, offset: 0, more: true, ident: 0xdeadbeef })
+            Some(FragInfo {
+                at: 8,
+                offset: 0,
+                more: true,
+                ident: 0xdeadbeef
+            })
         );
         assert!(!e.is_later_fragment());
         let mut out = [0u8; 40];
@@ -310,8 +355,15 @@ mod tests {
             assert_eq!(r.err(), Some(Error::Truncated), "n {n}");
         }
         // Hop-by-hop claiming 2 KiB.
-        assert_eq!(walk_ext_headers(0, &[17, 255, 0, 0, 0, 0, 0, 0]).err(), Some(Error::Truncated));
+        assert_eq!(
+            walk_ext_headers(0, &[17, 255, 0, 0, 0, 0, 0, 0]).err(),
+            Some(Error::Truncated)
+        );
         // AH length is in 4-byte units plus 2.
+        let rh = [6u8, 0, 0, 1, 0, 0, 0, 0];
+        assert!(walk_ext_headers(43, &rh).unwrap().routing);
+        let rh_done = [6u8, 0, 0, 0, 0, 0, 0, 0];
+        assert!(!walk_ext_headers(43, &rh_done).unwrap().routing);
         let ah = [6u8, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
         assert_eq!(walk_ext_headers(51, &ah).unwrap().l4_offset, 12);
     }
@@ -320,7 +372,10 @@ mod tests {
     fn rejects() {
         let b = golden();
         assert_eq!(Packet::new_checked(&b[..39]).err(), Some(Error::Truncated));
-        assert_eq!(Packet::new_checked(&b[..b.len() - 1]).err(), Some(Error::Truncated));
+        assert_eq!(
+            Packet::new_checked(&b[..b.len() - 1]).err(),
+            Some(Error::Truncated)
+        );
         let mut v = b.clone();
         v[0] = 0x4b;
         assert_eq!(Packet::new_checked(&v[..]).err(), Some(Error::Malformed));
@@ -332,6 +387,9 @@ mod tests {
         let mut p = Packet::new_checked(&mut b[..]).unwrap();
         p.set_traffic_class(0x02);
         p.set_flow_label(0xfffff);
-        assert_eq!((p.traffic_class(), p.flow_label(), p.version()), (0x02, 0xfffff, 6));
+        assert_eq!(
+            (p.traffic_class(), p.flow_label(), p.version()),
+            (0x02, 0xfffff, 6)
+        );
     }
 }

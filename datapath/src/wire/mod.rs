@@ -151,6 +151,9 @@ pub struct Layout {
     pub l4: Option<usize>,
     /// OVS's `nw_frag` bits ([`FRAG_ANY`], [`FRAG_LATER`]).
     pub frag: u8,
+    /// IPv6 only: a routing header with segments left precedes the
+    /// transport header, so the destination field is not in its checksum.
+    pub routing: bool,
 }
 
 /// `nw_frag` bit: the packet is a fragment.
@@ -162,8 +165,8 @@ pub const FRAG_LATER: u8 = 2;
 pub const MAX_TAGS: u8 = 4;
 
 /// Finds the headers of an Ethernet frame. Fails only for frames shorter
-/// than an Ethernet header or whose tags are cut short; an invalid network
-/// header just yields `L3::None`.
+/// than an Ethernet header; an invalid network header just yields
+/// `L3::None`.
 pub fn locate(frame: &[u8]) -> Result<Layout> {
     if frame.len() < ethernet::HEADER_LEN {
         return Err(Error::Truncated);
@@ -172,8 +175,10 @@ pub fn locate(frame: &[u8]) -> Result<Layout> {
     let mut tags = 0;
     let mut eth_type = be16(frame, off);
     while vlan::is_tpid(eth_type) && tags < MAX_TAGS {
+        // A tag without its TCI and next EtherType is not taken (as OVS's
+        // parse_vlan): the TPID then stands as the EtherType.
         if frame.len() < off + 6 {
-            return Err(Error::Truncated);
+            break;
         }
         off += 4;
         tags += 1;
@@ -189,6 +194,7 @@ pub fn locate(frame: &[u8]) -> Result<Layout> {
         proto: 0,
         l4: None,
         frag: 0,
+        routing: false,
     };
     let rest = &frame[l3..];
     match eth_type {
@@ -217,6 +223,7 @@ pub fn locate(frame: &[u8]) -> Result<Layout> {
             lay.l3_end = l3 + ipv6::HEADER_LEN + ip.payload_len() as usize;
             if let Ok(ext) = ipv6::walk_ext_headers(ip.next_header(), ip.payload()) {
                 lay.proto = ext.proto;
+                lay.routing = ext.routing;
                 if let Some(f) = ext.frag {
                     if f.offset != 0 || f.more {
                         lay.frag = FRAG_ANY;
@@ -230,10 +237,10 @@ pub fn locate(frame: &[u8]) -> Result<Layout> {
                 }
             }
         }
-        ethertype::ARP | ethertype::RARP => {
-            if arp::Packet::new_checked(rest).is_ok_and(|a| a.is_ethernet_ipv4()) {
-                lay.l3_kind = L3::Arp;
-            }
+        ethertype::ARP | ethertype::RARP
+            if arp::Packet::new_checked(rest).is_ok_and(|a| a.is_ethernet_ipv4()) =>
+        {
+            lay.l3_kind = L3::Arp;
         }
         _ => {}
     }
@@ -247,11 +254,15 @@ mod tests {
     #[test]
     fn locate_short_frames() {
         assert_eq!(locate(&[0; 13]), Err(Error::Truncated));
-        let mut f = [0u8; 16];
+        let mut f = [0u8; 17];
         f[12] = 0x81;
-        assert_eq!(locate(&f), Err(Error::Truncated));
+        let lay = locate(&f).unwrap();
+        assert_eq!((lay.tags, lay.eth_type, lay.l3), (0, 0x8100, 14));
         let lay = locate(&[0; 14]).unwrap();
-        assert_eq!((lay.eth_type, lay.l3, lay.l3_kind, lay.l4), (0, 14, L3::None, None));
+        assert_eq!(
+            (lay.eth_type, lay.l3, lay.l3_kind, lay.l4),
+            (0, 14, L3::None, None)
+        );
     }
 
     #[test]
@@ -259,7 +270,9 @@ mod tests {
         let mut f = vec![0u8; 12];
         f.extend_from_slice(&[0x88, 0xa8, 0x00, 0x0a, 0x81, 0x00, 0x00, 0x14, 0x08, 0x00]);
         let ip_at = f.len();
-        f.extend_from_slice(&[0x45, 0, 0, 28, 0, 0, 0, 0, 64, 17, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8]);
+        f.extend_from_slice(&[
+            0x45, 0, 0, 28, 0, 0, 0, 0, 64, 17, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8,
+        ]);
         f.extend_from_slice(&[0, 1, 0, 2, 0, 8, 0, 0]);
         f.extend_from_slice(&[0xee; 6]); // padding
         let lay = locate(&f).unwrap();

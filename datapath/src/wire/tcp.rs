@@ -103,6 +103,14 @@ impl<T: AsRef<[u8]>> Packet<T> {
     }
 }
 
+impl<'a> Packet<&'a [u8]> {
+    /// The payload with the buffer's lifetime (not the view's).
+    pub fn into_payload(self) -> &'a [u8] {
+        let r = self.header_len()..self.buffer.len();
+        &self.buffer[r]
+    }
+}
+
 impl<T: AsRef<[u8]> + AsMut<[u8]>> Packet<T> {
     fn bm(&mut self) -> &mut [u8] {
         self.buffer.as_mut()
@@ -200,7 +208,9 @@ impl<'a> Repr<'a> {
             return Err(Error::Truncated);
         }
         buf[12] = ((hl / 4) as u8) << 4;
-        let mut p = Packet { buffer: &mut buf[..hl] };
+        let mut p = Packet {
+            buffer: &mut buf[..hl],
+        };
         p.set_src_port(self.src_port);
         p.set_dst_port(self.dst_port);
         p.set_seq(self.seq);
@@ -223,11 +233,14 @@ mod tests {
     /// A captured SYN 10.0.0.1:51000 -> 10.0.0.2:80 with MSS 1460, SACK
     /// permitted, timestamps, NOP and window scale 7 (Linux's usual set).
     pub(crate) const SYN: [u8; 40] = [
-        0xc7, 0x38, 0x00, 0x50, 0x3b, 0x9a, 0xca, 0x00, 0x00, 0x00, 0x00, 0x00, 0xa0, 0x02, 0xfa, 0xf0,
-        0x00, 0x00, 0x00, 0x00, 0x02, 0x04, 0x05, 0xb4, 0x04, 0x02, 0x08, 0x0a, 0x00, 0x01, 0xe2, 0x40,
-        0x00, 0x00, 0x00, 0x00, 0x01, 0x03, 0x03, 0x07,
+        0xc7, 0x38, 0x00, 0x50, 0x3b, 0x9a, 0xca, 0x00, 0x00, 0x00, 0x00, 0x00, 0xa0, 0x02, 0xfa,
+        0xf0, 0x00, 0x00, 0x00, 0x00, 0x02, 0x04, 0x05, 0xb4, 0x04, 0x02, 0x08, 0x0a, 0x00, 0x01,
+        0xe2, 0x40, 0x00, 0x00, 0x00, 0x00, 0x01, 0x03, 0x03, 0x07,
     ];
-    const IP: IpPair = IpPair::V4 { src: [10, 0, 0, 1], dst: [10, 0, 0, 2] };
+    const IP: IpPair = IpPair::V4 {
+        src: [10, 0, 0, 1],
+        dst: [10, 0, 0, 2],
+    };
 
     fn syn() -> [u8; 40] {
         let mut b = SYN;
@@ -250,10 +263,15 @@ mod tests {
         assert_eq!(r.payload_len, 0);
         let mut out = [0u8; 40];
         assert_eq!(r.emit(&mut out), Ok(40));
-        Packet::new_checked(&mut out[..]).unwrap().fill_checksum(&IP);
+        Packet::new_checked(&mut out[..])
+            .unwrap()
+            .fill_checksum(&IP);
         assert_eq!(out, b);
         // The checksum covers the pseudo header: other addresses fail.
-        let other = IpPair::V4 { src: [10, 0, 0, 3], dst: [10, 0, 0, 2] };
+        let other = IpPair::V4 {
+            src: [10, 0, 0, 3],
+            dst: [10, 0, 0, 2],
+        };
         assert_eq!(Repr::parse(&p, &other), Err(Error::Checksum));
     }
 
@@ -277,7 +295,10 @@ mod tests {
         let mut p = Packet::new_checked(&mut b[..]).unwrap();
         p.fill_checksum(&IP);
         assert!(p.verify_checksum(&IP));
-        let v6 = IpPair::V6 { src: [0xfe; 16], dst: [1; 16] };
+        let v6 = IpPair::V6 {
+            src: [0xfe; 16],
+            dst: [1; 16],
+        };
         p.fill_checksum(&v6);
         assert!(p.verify_checksum(&v6) && !p.verify_checksum(&IP));
     }

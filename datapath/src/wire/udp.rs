@@ -75,6 +75,14 @@ impl<T: AsRef<[u8]>> Packet<T> {
     }
 }
 
+impl<'a> Packet<&'a [u8]> {
+    /// The payload with the buffer's lifetime (not the view's).
+    pub fn into_payload(self) -> &'a [u8] {
+        let r = HEADER_LEN..self.len() as usize;
+        &self.buffer[r]
+    }
+}
+
 impl<T: AsRef<[u8]> + AsMut<[u8]>> Packet<T> {
     fn bm(&mut self) -> &mut [u8] {
         self.buffer.as_mut()
@@ -143,7 +151,9 @@ impl Repr {
         if l > u16::MAX as usize {
             return Err(Error::Malformed);
         }
-        let mut p = Packet { buffer: &mut buf[..HEADER_LEN] };
+        let mut p = Packet {
+            buffer: &mut buf[..HEADER_LEN],
+        };
         p.set_src_port(self.src_port);
         p.set_dst_port(self.dst_port);
         p.set_len(l as u16);
@@ -156,12 +166,19 @@ impl Repr {
 mod tests {
     use super::*;
 
-    const IP: IpPair = IpPair::V4 { src: [192, 168, 1, 100], dst: [8, 8, 8, 8] };
+    const IP: IpPair = IpPair::V4 {
+        src: [192, 168, 1, 100],
+        dst: [8, 8, 8, 8],
+    };
 
     #[test]
     fn roundtrip_and_checksum() {
         let mut b = [0u8; 12];
-        let r = Repr { src_port: 5353, dst_port: 53, payload_len: 4 };
+        let r = Repr {
+            src_port: 5353,
+            dst_port: 53,
+            payload_len: 4,
+        };
         r.emit(&mut b).unwrap();
         b[8..].copy_from_slice(&[0xde, 0xad, 0xbe, 0xef]);
         let mut p = Packet::new_checked(&mut b[..]).unwrap();
@@ -173,7 +190,10 @@ mod tests {
         assert_eq!(Repr::parse(&p, &IP), Ok(r));
         p.set_checksum(0);
         assert!(p.verify_checksum(&IP));
-        let v6 = IpPair::V6 { src: [1; 16], dst: [2; 16] };
+        let v6 = IpPair::V6 {
+            src: [1; 16],
+            dst: [2; 16],
+        };
         assert!(!p.verify_checksum(&v6), "zero is invalid over IPv6");
     }
 

@@ -69,6 +69,14 @@ impl<T: AsRef<[u8]>> Tag<T> {
     }
 }
 
+impl<'a> Tag<&'a [u8]> {
+    /// The payload with the buffer's lifetime (not the view's).
+    pub fn into_payload(self) -> &'a [u8] {
+        let r = HEADER_LEN..self.buffer.len();
+        &self.buffer[r]
+    }
+}
+
 impl<T: AsRef<[u8]> + AsMut<[u8]>> Tag<T> {
     pub fn set_tci(&mut self, tci: u16) {
         put16(self.buffer.as_mut(), 0, tci)
@@ -122,7 +130,8 @@ mod tests {
 
     /// A QinQ frame: S-tag 0x88a8 VID 100 PCP 3, C-tag 0x8100 VID 10 DEI, IPv4.
     const QINQ: [u8; 22] = [
-        0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 0x88, 0xa8, 0x60, 0x64, 0x81, 0x00, 0x10, 0x0a, 0x08, 0x00,
+        0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 0x88, 0xa8, 0x60, 0x64, 0x81, 0x00, 0x10, 0x0a, 0x08,
+        0x00,
     ];
 
     #[test]
@@ -131,16 +140,37 @@ mod tests {
         assert!(is_tpid(f.ethertype()));
         let outer = Tag::new_checked(f.payload()).unwrap();
         let r = Repr::parse(&outer).unwrap();
-        assert_eq!(r, Repr { pcp: 3, dei: false, vid: 100, ethertype: 0x8100 });
+        assert_eq!(
+            r,
+            Repr {
+                pcp: 3,
+                dei: false,
+                vid: 100,
+                ethertype: 0x8100
+            }
+        );
         let inner = Tag::new_checked(outer.payload()).unwrap();
         let r2 = Repr::parse(&inner).unwrap();
-        assert_eq!(r2, Repr { pcp: 0, dei: true, vid: 10, ethertype: 0x0800 });
+        assert_eq!(
+            r2,
+            Repr {
+                pcp: 0,
+                dei: true,
+                vid: 10,
+                ethertype: 0x0800
+            }
+        );
         assert!(Tag::new_checked(inner.payload()).is_err());
     }
 
     #[test]
     fn emit_roundtrip() {
-        let r = Repr { pcp: 5, dei: false, vid: 4094, ethertype: 0x86dd };
+        let r = Repr {
+            pcp: 5,
+            dei: false,
+            vid: 4094,
+            ethertype: 0x86dd,
+        };
         let mut b = [0u8; 4];
         r.emit(&mut b).unwrap();
         assert_eq!(b, [0xaf, 0xfe, 0x86, 0xdd]);

@@ -53,6 +53,14 @@ impl<T: AsRef<[u8]>> Header<T> {
     }
 }
 
+impl<'a> Header<&'a [u8]> {
+    /// The payload with the buffer's lifetime (not the view's).
+    pub fn into_payload(self) -> &'a [u8] {
+        let r = HEADER_LEN..self.buffer.len();
+        &self.buffer[r]
+    }
+}
+
 impl<T: AsRef<[u8]> + AsMut<[u8]>> Header<T> {
     pub fn set_vni(&mut self, vni: u32) {
         let b = self.buffer.as_mut();
@@ -118,17 +126,34 @@ mod tests {
 
     #[test]
     fn reserved_bits_checked() {
-        for (i, bit) in [(0usize, 0x80u8), (0, 0x01), (1, 1), (2, 0x10), (3, 0x80), (7, 1)] {
+        for (i, bit) in [
+            (0usize, 0x80u8),
+            (0, 0x01),
+            (1, 1),
+            (2, 0x10),
+            (3, 0x80),
+            (7, 1),
+        ] {
             let mut b = VNI_5001;
             b[i] |= bit;
             let h = Header::new_checked(&b[..]).unwrap();
-            assert_eq!(Repr::parse(&h), Err(Error::Malformed), "byte {i} bit {bit:#x}");
+            assert_eq!(
+                Repr::parse(&h),
+                Err(Error::Malformed),
+                "byte {i} bit {bit:#x}"
+            );
             assert_eq!(h.vni(), 5001);
         }
         let mut no_i = VNI_5001;
         no_i[0] = 0;
-        assert_eq!(Repr::parse(&Header::new_checked(&no_i[..]).unwrap()), Err(Error::Malformed));
-        assert_eq!(Header::new_checked(&VNI_5001[..7]).err(), Some(Error::Truncated));
+        assert_eq!(
+            Repr::parse(&Header::new_checked(&no_i[..]).unwrap()),
+            Err(Error::Malformed)
+        );
+        assert_eq!(
+            Header::new_checked(&VNI_5001[..7]).err(),
+            Some(Error::Truncated)
+        );
     }
 
     #[test]

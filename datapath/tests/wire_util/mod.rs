@@ -6,8 +6,12 @@ use etherparse::{NetSlice, PacketBuilder, SlicedPacket, TransportSlice};
 
 pub const MAC_A: [u8; 6] = [0x52, 0x54, 0x00, 0x00, 0x00, 0x0a];
 pub const MAC_B: [u8; 6] = [0x52, 0x54, 0x00, 0x00, 0x00, 0x0b];
-pub const V6_A: [u8; 16] = [0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x0a];
-pub const V6_B: [u8; 16] = [0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x0b];
+pub const V6_A: [u8; 16] = [
+    0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x0a,
+];
+pub const V6_B: [u8; 16] = [
+    0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x0b,
+];
 
 /// A plain 16-bit-word one's-complement sum (RFC 1071 done the slow way).
 pub fn naive_sum(parts: &[&[u8]]) -> u16 {
@@ -38,7 +42,11 @@ pub fn assert_checksums(frame: &[u8]) -> String {
     match &sp.net {
         Some(NetSlice::Ipv4(ip)) => {
             let h = ip.header();
-            assert_eq!(h.to_header().calc_header_checksum(), h.header_checksum(), "IPv4 header checksum");
+            assert_eq!(
+                h.to_header().calc_header_checksum(),
+                h.header_checksum(),
+                "IPv4 header checksum"
+            );
             v4 = Some((h.source(), h.destination()));
             seen += "ipv4";
         }
@@ -57,7 +65,11 @@ pub fn assert_checksums(frame: &[u8]) -> String {
                 (_, Some((s, d))) => t.calc_checksum_ipv6(s, d).unwrap(),
                 _ => unreachable!(),
             };
-            assert!(same_csum(c, t.checksum()), "TCP checksum {:#06x}, want {c:#06x}", t.checksum());
+            assert!(
+                same_csum(c, t.checksum()),
+                "TCP checksum {:#06x}, want {c:#06x}",
+                t.checksum()
+            );
             seen += "/tcp";
         }
         Some(TransportSlice::Udp(u)) => {
