@@ -1,0 +1,46 @@
+//! rswitch: the ovs-vsctl work-alike. Sends the command line to rswitchd,
+//! which runs it as one all-or-nothing transaction, and prints the result.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use rswitch_cli::control::{call, default_rundir, socket_path, Request, Tool};
+
+fn main() -> ExitCode {
+    let mut argv: Vec<String> = std::env::args().skip(1).collect();
+    // --rundir is ours; every other option belongs to the command line.
+    let mut rundir = None;
+    let mut i = 0;
+    while i < argv.len() {
+        if let Some(v) = argv[i].strip_prefix("--rundir=") {
+            rundir = Some(v.to_string());
+            argv.remove(i);
+        } else if argv[i] == "--rundir" && i + 1 < argv.len() {
+            rundir = Some(argv.remove(i + 1));
+            argv.remove(i);
+        } else {
+            i += 1;
+        }
+    }
+    if argv.iter().any(|a| a == "--help" || a == "-h") {
+        println!("rswitch: configure rswitchd (ovs-vsctl syntax)\nusage: rswitch [--rundir DIR] [OPTIONS] COMMAND [ARG...] [-- COMMAND...]\ncommands: init add-br del-br list-br br-exists add-port del-port list-ports port-to-br show get set clear add remove list find set-fail-mode get-fail-mode del-fail-mode");
+        return ExitCode::SUCCESS;
+    }
+    let sock = socket_path(&default_rundir(rundir.as_deref()));
+    let req = Request {
+        tool: Tool::Vsctl,
+        argv,
+        files: Vec::new(),
+    };
+    match call(&sock, &req, Duration::from_secs(60)) {
+        Ok(r) => {
+            print!("{}", r.stdout);
+            eprint!("{}", r.stderr);
+            ExitCode::from(r.exit.clamp(0, 255) as u8)
+        }
+        Err(e) => {
+            eprintln!("rswitch: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

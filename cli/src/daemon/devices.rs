@@ -1,0 +1,162 @@
+//! The devices behind ports: opening system interfaces with AF_PACKET,
+//! creating and re-attaching TAP devices for internal and tap ports
+//! (including ones the user moved into another network namespace), and
+//! removing what rswitch created.
+
+use std::fs::File;
+use std::os::fd::AsRawFd;
+use std::process::Command;
+
+use datapath::port::afpacket::{AfPacketOptions, AfPacketPort};
+use datapath::port::netdev;
+use datapath::port::tap::{TapOptions, TapPort};
+use datapath::port::PortIo;
+
+/// Link facts shown by `rswitch show`/`list Interface` and `dump-ports`.
+pub struct DevStatus {
+    pub mac: String,
+    pub admin_up: bool,
+    pub oper_up: bool,
+}
+
+pub fn status(name: &str) -> Option<DevStatus> {
+    let ls = netdev::link_state(name).ok()?;
+    let mac = netdev::mac(name).ok()?;
+    Some(DevStatus {
+        mac: mac.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(":"),
+        admin_up: ls.admin_up,
+        oper_up: ls.oper_up,
+    })
+}
+
+pub fn parse_mac(s: &str) -> Option<[u8; 6]> {
+    let mut m = [0u8; 6];
+    let parts: Vec<&str> = s.split(':').collect();
+    if parts.len() != 6 {
+        return None;
+    }
+    for (i, p) in parts.iter().enumerate() {
+        m[i] = u8::from_str_radix(p, 16).ok()?;
+    }
+    Some(m)
+}
+
+/// Opens an existing interface (a veth end, say) as a system port.
+pub fn open_system(name: &str) -> Result<Box<dyn PortIo>, String> {
+    if !netdev::exists(name) {
+        return Err(format!("could not open network device {name} (No such device)"));
+    }
+    // The port must be up to carry traffic; OVS brings it up too.
+    let _ = netdev::set_up(name, true);
+    AfPacketPort::open(name, AfPacketOptions::default())
+        .map(|p| Box::new(p) as Box<dyn PortIo>)
+        .map_err(|e| format!("could not open network device {name} ({e})"))
+}
+
+/// Creates the TAP device of an internal or tap port, or re-attaches the
+/// existing one (after a restart; possibly in another namespace). Returns
+/// the port and whether rswitch owns the device (always: it made it).
+pub fn open_tap(name: &str) -> Result<(Box<dyn PortIo>, bool), String> {
+    let opts = TapOptions {
+        multi_queue: false,
+        offloads: true,
+    };
+    // An internal port from an earlier run may live on, persistent, here or
+    // in the namespace a lab moved it to: re-attach rather than create a
+    // second device of the same name in our namespace.
+    if let Ok(p) = attach_tap(name) {
+        return Ok((p, true));
+    }
+    match TapPort::create(name, opts) {
+        Ok(t) => {
+            // Persistent, so an internal port moved into a namespace
+            // survives a daemon restart and can be re-attached.
+            t.set_persist(true).map_err(|e| format!("{name}: cannot make persistent: {e}"))?;
+            netdev::set_up(name, true).map_err(|e| format!("{name}: cannot bring up: {e}"))?;
+            Ok((Box::new(t), true))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => attach_tap(name).map(|p| (p, true)),
+        Err(e) => Err(format!("could not create internal device {name} ({e})")),
+    }
+}
+
+/// Re-attaches an existing persistent TAP by name, here or in any named
+/// network namespace (`ip netns`), where a lab may have moved it.
+pub fn attach_tap(name: &str) -> Result<Box<dyn PortIo>, String> {
+    if netdev::exists(name) {
+        return TapPort::attach(name)
+            .map(|t| Box::new(t) as Box<dyn PortIo>)
+            .map_err(|e| format!("could not attach {name} ({e})"));
+    }
+    for ns in named_namespaces() {
+        let n = name.to_string();
+        let found = in_namespace(&ns, move || {
+            if netdev::exists(&n) {
+                Some(TapPort::attach(&n))
+            } else {
+                None
+            }
+        });
+        match found {
+            Ok(Some(Ok(t))) => return Ok(Box::new(t)),
+            Ok(Some(Err(e))) => return Err(format!("could not attach {name} in namespace {ns} ({e})")),
+            _ => {}
+        }
+    }
+    Err(format!("could not open network device {name} (No such device)"))
+}
+
+fn named_namespaces() -> Vec<String> {
+    std::fs::read_dir("/run/netns")
+        .map(|d| {
+            d.filter_map(|e| e.ok())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Runs `f` on a thread that has entered namespace `ns` (the thread ends
+/// afterwards, so the daemon's own threads never change namespace).
+fn in_namespace<T: Send + 'static>(ns: &str, f: impl FnOnce() -> T + Send + 'static) -> std::io::Result<T> {
+    let file = File::open(format!("/run/netns/{ns}"))?;
+    std::thread::spawn(move || {
+        // SAFETY: setns on a valid, open namespace fd affects only this
+        // short-lived thread; the fd outlives the call.
+        let rc = unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) };
+        if rc != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok(f())
+    })
+    .join()
+    .map_err(|_| std::io::Error::other("namespace thread panicked"))?
+}
+
+pub fn exists_here(name: &str) -> bool {
+    netdev::exists(name)
+}
+
+pub fn delete_here(name: &str) {
+    let _ = Command::new("ip").args(["link", "del", name]).status();
+}
+
+/// Removes a device rswitch created, wherever it now lives.
+pub fn delete_anywhere(name: &str) {
+    if netdev::exists(name) {
+        delete_here(name);
+        return;
+    }
+    for ns in named_namespaces() {
+        let n = name.to_string();
+        let _ = in_namespace(&ns, move || {
+            if netdev::exists(&n) {
+                let _ = Command::new("ip").args(["link", "del", &n]).status();
+            }
+        });
+    }
+}
+
+pub fn set_admin(name: &str, up: bool) -> std::io::Result<()> {
+    netdev::set_up(name, up)
+}
