@@ -48,6 +48,12 @@ pub fn argv(args: &[&str]) -> Vec<String> {
     args.iter().map(|s| s.to_string()).collect()
 }
 
+impl Default for Lab {
+    fn default() -> Self {
+        Lab::new()
+    }
+}
+
 impl Lab {
     pub fn new() -> Lab {
         Lab {

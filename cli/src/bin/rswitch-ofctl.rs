@@ -2,6 +2,7 @@
 //! datapath issue), it works offline on flow files: check and canonicalise
 //! flows, dump them as a bridge would, and trace packets through them.
 
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -189,12 +190,100 @@ fn run(cli: Cli) -> Result<(), String> {
     }
 }
 
+/// Commands handled here without a daemon.
+const OFFLINE: &[&str] = &["demo", "check-flows", "help", "--help", "-h", "--version", "-V"];
+
 fn main() -> ExitCode {
-    match run(Cli::parse()) {
-        Ok(()) => ExitCode::SUCCESS,
+    let mut argv: Vec<String> = std::env::args().skip(1).collect();
+    let mut rundir = None;
+    let mut i = 0;
+    while i < argv.len() {
+        if let Some(v) = argv[i].strip_prefix("--rundir=") {
+            rundir = Some(v.to_string());
+            argv.remove(i);
+        } else if argv[i] == "--rundir" && i + 1 < argv.len() {
+            rundir = Some(argv.remove(i + 1));
+            argv.remove(i);
+        } else {
+            i += 1;
+        }
+    }
+    let first_cmd = argv.iter().find(|a| !a.starts_with('-') || OFFLINE.contains(&a.as_str()));
+    let offline_trace = argv.first().is_some_and(|a| a == "trace") && argv.iter().any(|a| a == "--flows" || a.starts_with("--flows="));
+    if first_cmd.is_some_and(|c| OFFLINE.contains(&c.as_str())) || offline_trace || argv.is_empty() {
+        let cli = Cli::parse_from(std::iter::once("rswitch-ofctl".to_string()).chain(argv));
+        return match run(cli) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("rswitch-ofctl: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    // ovs-ofctl prints port names by default only to a terminal.
+    if !argv.iter().any(|a| a == "--names" || a == "--no-names") && std::io::stdout().is_terminal() {
+        argv.insert(0, "--names".into());
+    }
+    let mut files = Vec::new();
+    for op in rswitch_cli::ofctl::file_operands(&argv) {
+        let (name, must) = match op {
+            rswitch_cli::ofctl::FileOperand::Always(n) => (n, true),
+            rswitch_cli::ofctl::FileOperand::IfExists(n) => (n, false),
+        };
+        let content = if name == "-" {
+            let mut s = String::new();
+            std::io::Read::read_to_string(&mut std::io::stdin(), &mut s).map(|_| s)
+        } else if must || std::path::Path::new(&name).is_file() {
+            std::fs::read_to_string(&name)
+        } else {
+            continue;
+        };
+        match content {
+            Ok(c) => files.push((name, c)),
+            Err(e) => {
+                eprintln!("rswitch-ofctl: {name}: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+    }
+    let command = argv.iter().find(|a| !a.starts_with('-')).cloned().unwrap_or_default();
+    if matches!(command.as_str(), "parse-flow" | "parse-flows") {
+        // Offline by nature: run against an empty switch here.
+        let mut sw = Switch::new();
+        let view = NoPorts;
+        let refs: Vec<(&str, &str)> = files.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+        let out = rswitch_cli::ofctl::execute_with_files(&mut sw, &view, &argv, &refs, 0);
+        print!("{}", out.stdout);
+        eprint!("{}", out.stderr);
+        return ExitCode::from(out.exit.clamp(0, 255) as u8);
+    }
+    let sock = rswitch_cli::control::socket_path(&rswitch_cli::control::default_rundir(rundir.as_deref()));
+    let req = rswitch_cli::control::Request {
+        tool: rswitch_cli::control::Tool::Ofctl,
+        argv,
+        files,
+    };
+    match rswitch_cli::control::call(&sock, &req, std::time::Duration::from_secs(120)) {
+        Ok(r) => {
+            print!("{}", r.stdout);
+            eprint!("{}", r.stderr);
+            ExitCode::from(r.exit.clamp(0, 255) as u8)
+        }
         Err(e) => {
             eprintln!("rswitch-ofctl: {e}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// A port view for offline commands: no ports at all.
+struct NoPorts;
+
+impl rswitch_cli::ofctl::SwitchView for NoPorts {
+    fn port_counters(&self, _: usize, _: u32) -> datapath::engine::PortCounters {
+        Default::default()
+    }
+    fn port_status(&self, _: usize, _: u32) -> rswitch_cli::ofctl::PortStatus {
+        Default::default()
     }
 }

@@ -48,7 +48,14 @@ pub fn open_system(name: &str) -> Result<Box<dyn PortIo>, String> {
     }
     // The port must be up to carry traffic; OVS brings it up too.
     let _ = netdev::set_up(name, true);
-    AfPacketPort::open(name, AfPacketOptions::default())
+    // Room for bursts of 64 KiB super-frames while a worker is busy: the
+    // default ~200 KiB holds three, and drops become TCP retransmissions.
+    let opts = AfPacketOptions {
+        rcvbuf: Some(8 << 20),
+        sndbuf: Some(8 << 20),
+        ..AfPacketOptions::default()
+    };
+    AfPacketPort::open(name, opts)
         .map(|p| Box::new(p) as Box<dyn PortIo>)
         .map_err(|e| format!("could not open network device {name} ({e})"))
 }

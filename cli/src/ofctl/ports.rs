@@ -228,7 +228,13 @@ pub(crate) fn mod_port(ctx: &mut Ctx, args: &[String]) -> Result<i32, Fail> {
     let found = match str_to_uint(operand, 10) {
         // ovs-ofctl keeps the low 16 bits (`u16_to_ofp`).
         Some(n) => bridge.port(n & 0xffff),
-        None => bridge.port_by_name(operand),
+        // ovs-ofctl matches the name `show` prints: the device's.
+        None => bridge.port_by_name(operand).or_else(|| {
+            bridge
+                .ports()
+                .iter()
+                .find(|p| ctx.view.port_status(b, p.ofport).ifname.as_deref() == Some(operand))
+        }),
     };
     let Some(port) = found.cloned() else {
         return fail(format!("{}: couldn't find port `{operand}'", bridge.name));

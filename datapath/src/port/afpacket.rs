@@ -239,12 +239,15 @@ impl AfPacketPort {
         }
         if let Some(n) = opts.rcvbuf {
             let n = n.min(i32::MAX as usize) as libc::c_int;
-            setsockopt_int(raw, libc::SOL_SOCKET, libc::SO_RCVBUF, n)
+            // FORCE (root) lifts the rmem_max cap; fall back without it.
+            setsockopt_int(raw, libc::SOL_SOCKET, libc::SO_RCVBUFFORCE, n)
+                .or_else(|_| setsockopt_int(raw, libc::SOL_SOCKET, libc::SO_RCVBUF, n))
                 .map_err(|e| wrap("SO_RCVBUF", e))?;
         }
         if let Some(n) = opts.sndbuf {
             let n = n.min(i32::MAX as usize) as libc::c_int;
-            setsockopt_int(raw, libc::SOL_SOCKET, libc::SO_SNDBUF, n)
+            setsockopt_int(raw, libc::SOL_SOCKET, libc::SO_SNDBUFFORCE, n)
+                .or_else(|_| setsockopt_int(raw, libc::SOL_SOCKET, libc::SO_SNDBUF, n))
                 .map_err(|e| wrap("SO_SNDBUF", e))?;
         }
 
