@@ -88,9 +88,101 @@ fn mix_word(h: u64, w: u64) -> u64 {
     fold_multiply(h ^ w, HASH_MULTIPLIER)
 }
 
+/// Mask words are hashed by multiplicative hashing: each masked word times
+/// its own odd constant, summed; the tag is the top half of the sum (the
+/// well-mixed half of a product). The products are independent, and the
+/// first chunk covers masks of up to `CHUNK_WORDS` words (nearly all) with
+/// no data-dependent loop. Lookup cost is dominated by instruction count
+/// per subtable, hence this lean hash rather than a stronger one; the full
+/// key comparison after a tag match keeps it correct regardless.
+const CHUNK_WORDS: usize = 3;
+const MAX_CHUNKS: usize = KEY_WORDS.div_ceil(CHUNK_WORDS);
+
+const fn splitmix64(state: u64) -> (u64, u64) {
+    let state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    let mut z = state;
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    (state, z ^ (z >> 31))
+}
+
+/// Odd per-position multipliers: distinct so that equal words in different
+/// positions do not cancel.
+const CHUNK_MULTIPLIERS: [[u64; CHUNK_WORDS]; MAX_CHUNKS] = {
+    let mut keys = [[0u64; CHUNK_WORDS]; MAX_CHUNKS];
+    let mut state = HASH_SEED;
+    let mut c = 0;
+    while c < MAX_CHUNKS {
+        let mut j = 0;
+        while j < CHUNK_WORDS {
+            let (s, k) = splitmix64(state);
+            state = s;
+            keys[c][j] = k | 1;
+            j += 1;
+        }
+        c += 1;
+    }
+    keys
+};
+
+/// A key word index that the compiler knows is in range, so indexing the
+/// key with it in the lookup loop needs no bounds check.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[repr(u8)]
+#[rustfmt::skip]
+enum WordIndex {
+    #[default]
+    W0, W1, W2, W3, W4, W5, W6, W7, W8, W9, W10, W11, W12, W13, W14, W15, W16,
+    W17, W18, W19, W20, W21, W22, W23, W24,
+}
+
+/// Every index of a key; the array length ties the enum to KEY_WORDS.
+#[rustfmt::skip]
+const WORD_INDICES: [WordIndex; KEY_WORDS] = {
+    use WordIndex::*;
+    [W0, W1, W2, W3, W4, W5, W6, W7, W8, W9, W10, W11, W12, W13, W14, W15, W16,
+     W17, W18, W19, W20, W21, W22, W23, W24]
+};
+
+#[inline(always)]
+fn tag_of(hash: u64) -> u32 {
+    (hash >> 32) as u32
+}
+
+/// Up to `CHUNK_WORDS` mask words with their multipliers (padding has mask
+/// 0, so it contributes nothing).
+#[derive(Clone, Copy, Debug, Default)]
+struct HashChunk {
+    index: [WordIndex; CHUNK_WORDS],
+    mask: [u64; CHUNK_WORDS],
+    multiplier: [u64; CHUNK_WORDS],
+}
+
+impl HashChunk {
+    #[inline(always)]
+    fn hash(&self, key: &FlowKey) -> u64 {
+        let mut h = 0u64;
+        for j in 0..CHUNK_WORDS {
+            let w = key.words[self.index[j] as usize] & self.mask[j];
+            h = h.wrapping_add(w.wrapping_mul(self.multiplier[j]));
+        }
+        h
+    }
+
+    /// ORs this chunk's mask bits into `wildcards` (padding ORs in 0).
+    #[inline(always)]
+    fn add_mask_to(&self, wildcards: &mut FlowKey) {
+        for j in 0..CHUNK_WORDS {
+            wildcards.words[self.index[j] as usize] |= self.mask[j];
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug)]
 struct MaskWord {
     index: usize,
+    /// `index` again, in the form that indexes a key without a bounds check.
+    word: WordIndex,
     mask: u64,
 }
 
@@ -109,17 +201,136 @@ enum Slot<T> {
     Vacant { next_free: u32 },
 }
 
+/// Slots per full slab page; earlier pages are 16, 16, 32, ... 2048 slots.
+const SLAB_PAGE: usize = 4096;
+const SLAB_FIRST_PAGE: usize = 16;
+
+/// Rule storage in pages that double up to [`SLAB_PAGE`] slots and then stay
+/// that size. Growing never moves rules, and spare capacity stays under
+/// 4096 slots (a doubling `Vec` would waste up to half: tens of bytes per
+/// rule once the payload is a full flow entry), while tiny tables stay tiny.
+struct Slab<T> {
+    pages: Vec<Box<[Slot<T>]>>,
+    len: usize,
+}
+
+impl<T> Slab<T> {
+    fn new() -> Self {
+        Slab {
+            pages: Vec::new(),
+            len: 0,
+        }
+    }
+
+    /// (page, offset) of slot `i`.
+    #[inline]
+    fn locate(i: usize) -> (usize, usize) {
+        if i < SLAB_FIRST_PAGE {
+            (0, i)
+        } else if i < SLAB_PAGE {
+            // Page p >= 1 starts at 2^(p+3) and holds as many slots.
+            let p = i.ilog2() as usize - 3;
+            (p, i - (1 << (p + 3)))
+        } else {
+            (i / SLAB_PAGE + 8, i % SLAB_PAGE)
+        }
+    }
+
+    fn page_size(page: usize) -> usize {
+        match page {
+            0 => SLAB_FIRST_PAGE,
+            1..=8 => 1 << (page + 3),
+            _ => SLAB_PAGE,
+        }
+    }
+
+    fn get(&self, i: usize) -> Option<&Slot<T>> {
+        if i < self.len {
+            let (p, o) = Self::locate(i);
+            Some(&self.pages[p][o])
+        } else {
+            None
+        }
+    }
+
+    fn get_mut(&mut self, i: usize) -> Option<&mut Slot<T>> {
+        if i < self.len {
+            let (p, o) = Self::locate(i);
+            Some(&mut self.pages[p][o])
+        } else {
+            None
+        }
+    }
+
+    fn push_vacant(&mut self) -> usize {
+        let i = self.len;
+        if Self::locate(i).0 == self.pages.len() {
+            let size = Self::page_size(self.pages.len());
+            self.pages
+                .push((0..size).map(|_| Slot::Vacant { next_free: NIL }).collect());
+        }
+        self.len += 1;
+        i
+    }
+
+    fn clear(&mut self) {
+        self.pages.clear();
+        self.len = 0;
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &Slot<T>> + '_ {
+        self.pages.iter().flat_map(|p| p.iter()).take(self.len)
+    }
+
+    fn heap_bytes(&self) -> usize {
+        self.pages.iter().map(|p| p.len()).sum::<usize>() * std::mem::size_of::<Slot<T>>()
+            + self.pages.capacity() * std::mem::size_of::<Box<[Slot<T>]>>()
+    }
+}
+
+impl<T> std::ops::Index<usize> for Slab<T> {
+    type Output = Slot<T>;
+    fn index(&self, i: usize) -> &Slot<T> {
+        self.get(i).expect("slab index out of range")
+    }
+}
+
+impl<T> std::ops::IndexMut<usize> for Slab<T> {
+    fn index_mut(&mut self, i: usize) -> &mut Slot<T> {
+        self.get_mut(i).expect("slab index out of range")
+    }
+}
+
 /// Bucket encoding: `tag << 32 | head`, where `tag` is the high half of the
 /// hash. The home bucket is the top bits of `tag`, so rehashing and
 /// deletion never need to recompute a hash from the key words.
+///
+/// Buckets fill up to 3/4: linear probing gets slow on misses at that load,
+/// but misses rarely reach the buckets (the filter answers them), while a
+/// lower load would cost ~8 more bytes per rule.
 const EMPTY_BUCKET: u64 = u64::MAX;
 const MIN_BUCKET_BITS: u32 = 2;
 
-/// All rules sharing one mask.
+/// The filter keeps this many bits per head, so a packet that matches
+/// nothing in a subtable finds a clear bit ~94–97% of the time: the "skip"
+/// branch stays predictable and the bucket array is not touched.
+const FILTER_BITS_PER_HEAD: usize = 16;
+const MIN_FILTER_BITS: u32 = 6;
+
+/// All rules sharing one mask. Fields used by every lookup come first.
 struct Subtable {
     /// Upper bound of the rank of any rule here (max priority, creation
     /// seq); the subtable list is sorted by it, descending.
     bound: Rank,
+    first_chunk: HashChunk,
+    more_chunks: Box<[HashChunk]>,
+    /// One bit per hash prefix (top bits of the tag) that
+    /// some head has. Removal leaves bits set (a false positive only costs
+    /// a probe); it is rebuilt from the buckets once enough are stale.
+    filter: Box<[u64]>,
+    /// `64 - log2(filter length in bits)`: hash >> shift is the bit index.
+    filter_shift: u32,
+    filter_stale: u32,
     /// Non-zero words of the mask, in key order.
     words: Box<[MaskWord]>,
     /// Per head: `words.len()` masked key words, then the best rule's rank,
@@ -145,11 +356,38 @@ impl Subtable {
             .iter()
             .enumerate()
             .filter(|(_, &m)| m != 0)
-            .map(|(index, &mask)| MaskWord { index, mask })
+            .map(|(index, &mask)| MaskWord {
+                index,
+                word: WORD_INDICES[index],
+                mask,
+            })
             .collect();
+        let mut chunks: Vec<HashChunk> = words
+            .chunks(CHUNK_WORDS)
+            .zip(&CHUNK_MULTIPLIERS)
+            .map(|(ws, multipliers)| {
+                let mut c = HashChunk {
+                    multiplier: *multipliers,
+                    ..HashChunk::default()
+                };
+                for (j, w) in ws.iter().enumerate() {
+                    c.index[j] = WORD_INDICES[w.index];
+                    c.mask[j] = w.mask;
+                }
+                c
+            })
+            .collect();
+        if chunks.is_empty() {
+            chunks.push(HashChunk::default());
+        }
         let stride = words.len() + HEAD_META_WORDS;
         Subtable {
             bound: make_rank(0, creation_seq),
+            first_chunk: chunks[0],
+            more_chunks: chunks[1..].into(),
+            filter: vec![0; 1 << (MIN_FILTER_BITS - 6)].into_boxed_slice(),
+            filter_shift: 64 - MIN_FILTER_BITS,
+            filter_stale: 0,
             words,
             heads: Vec::new(),
             stride,
@@ -167,20 +405,23 @@ impl Subtable {
         self.heads.len() / self.stride
     }
 
+    /// Hash of `key` under this subtable's mask. Only its top half is
+    /// meaningful: the filter uses its top bits, buckets store it as a tag.
     #[inline(always)]
-    fn hash_key(&self, key: &FlowKey) -> u64 {
-        let mut h = HASH_SEED;
-        for w in self.words.iter() {
-            h = mix_word(h, key.words[w.index] & w.mask);
+    fn hash(&self, key: &FlowKey) -> u64 {
+        let mut h = self.first_chunk.hash(key);
+        for chunk in self.more_chunks.iter() {
+            h = h.wrapping_add(chunk.hash(key));
         }
         h
     }
 
-    fn hash_head(&self, head: usize) -> u64 {
-        let base = head * self.stride;
-        self.heads[base..base + self.words.len()]
-            .iter()
-            .fold(HASH_SEED, |h, &w| mix_word(h, w))
+    fn tag_of_head(&self, head: usize) -> u32 {
+        let mut key = FlowKey::ZERO;
+        for (w, &v) in self.words.iter().zip(self.head_words(head)) {
+            key.words[w.index] = v;
+        }
+        tag_of(self.hash(&key))
     }
 
     #[inline(always)]
@@ -188,12 +429,50 @@ impl Subtable {
         (tag >> (32 - self.bucket_bits)) as usize
     }
 
-    /// Index of the head equal to `key` under this subtable's mask.
     #[inline(always)]
+    fn filter_says_absent(&self, hash: u64) -> bool {
+        let bit = hash >> self.filter_shift;
+        self.filter[(bit >> 6) as usize] & (1 << (bit & 63)) == 0
+    }
+
+    fn filter_len_bits(&self) -> usize {
+        self.filter.len() * 64
+    }
+
+    fn filter_add(&mut self, tag: u32) {
+        let bit = ((tag as u64) << 32) >> self.filter_shift;
+        self.filter[(bit >> 6) as usize] |= 1 << (bit & 63);
+    }
+
+    /// Resizes the filter to suit the current head count and clears stale
+    /// bits, reading tags back from the buckets.
+    fn rebuild_filter(&mut self) {
+        let wanted = (self.n_heads() * FILTER_BITS_PER_HEAD).next_power_of_two();
+        let bits = wanted.trailing_zeros().max(MIN_FILTER_BITS);
+        self.filter_shift = 64 - bits;
+        self.filter = vec![0; 1 << (bits - 6)].into_boxed_slice();
+        self.filter_stale = 0;
+        for i in 0..self.buckets.len() {
+            let b = self.buckets[i];
+            if b != EMPTY_BUCKET {
+                self.filter_add((b >> 32) as u32);
+            }
+        }
+    }
+
+    /// Index of the head equal to `key` under this subtable's mask.
     fn find_head(&self, key: &FlowKey) -> Option<usize> {
-        let tag = (self.hash_key(key) >> 32) as u32;
+        let hash = self.hash(key);
+        if self.filter_says_absent(hash) {
+            return None;
+        }
+        self.probe(key, hash)
+    }
+
+    #[inline]
+    fn probe(&self, key: &FlowKey, hash: u64) -> Option<usize> {
+        let tag = tag_of(hash);
         let bucket_mask = self.buckets.len() - 1;
-        let n = self.words.len();
         let mut i = self.home(tag);
         loop {
             let bucket = self.buckets[i];
@@ -202,12 +481,11 @@ impl Subtable {
             }
             if (bucket >> 32) as u32 == tag {
                 let head = bucket as u32 as usize;
-                let base = head * self.stride;
-                let stored = &self.heads[base..base + n];
-                if stored
+                if self
+                    .head_words(head)
                     .iter()
                     .zip(self.words.iter())
-                    .all(|(&s, w)| s == key.words[w.index] & w.mask)
+                    .all(|(&s, w)| s == key.words[w.word as usize] & w.mask)
                 {
                     return Some(head);
                 }
@@ -238,14 +516,26 @@ impl Subtable {
     fn add_head(&mut self, key: &FlowKey, rank: Rank, rule: u32) -> usize {
         let head = self.n_heads();
         assert!(head < NIL as usize, "subtable head index overflow");
-        let tag = (self.hash_key(key) >> 32) as u32;
-        self.heads.extend(self.words.iter().map(|w| key.words[w.index] & w.mask));
+        let tag = tag_of(self.hash(key));
+        if self.heads.capacity() - self.heads.len() < self.stride {
+            // Grow by half rather than doubling: heads are most of a
+            // subtable's memory, and the 300-bytes-per-flow budget is tight.
+            self.heads
+                .reserve_exact(self.heads.len() / 2 + 4 * self.stride);
+        }
+        self.heads
+            .extend(self.words.iter().map(|w| key.words[w.index] & w.mask));
         self.heads.push(rank);
         self.heads.push(rule as u64);
-        if (head + 1) * 2 > self.buckets.len() {
+        if (head + 1) * 4 > self.buckets.len() * 3 {
             self.resize_buckets(self.bucket_bits + 1);
         }
         self.place_bucket(((tag as u64) << 32) | head as u64);
+        if (head + 1) * FILTER_BITS_PER_HEAD > self.filter_len_bits() {
+            self.rebuild_filter();
+        } else {
+            self.filter_add(tag);
+        }
         head
     }
 
@@ -271,7 +561,7 @@ impl Subtable {
 
     /// Position in `buckets` of the bucket that points at `head`.
     fn bucket_of(&self, head: usize) -> usize {
-        let tag = (self.hash_head(head) >> 32) as u32;
+        let tag = self.tag_of_head(head);
         let bucket_mask = self.buckets.len() - 1;
         let mut i = self.home(tag);
         while self.buckets[i] as u32 as usize != head {
@@ -320,11 +610,18 @@ impl Subtable {
             None
         };
         self.heads.truncate(last * self.stride);
-        if self.bucket_bits > MIN_BUCKET_BITS && self.n_heads() * 8 < self.buckets.len() {
+        if self.bucket_bits > MIN_BUCKET_BITS && self.n_heads() * 16 < self.buckets.len() * 3 {
             self.resize_buckets(self.bucket_bits - 1);
         }
         if self.heads.capacity() > 2 * self.heads.len() + 64 {
-            self.heads.shrink_to(self.heads.len() + self.heads.len() / 4);
+            self.heads
+                .shrink_to(self.heads.len() + self.heads.len() / 4);
+        }
+        self.filter_stale += 1;
+        let too_big = self.filter_len_bits() > 1 << MIN_FILTER_BITS
+            && self.n_heads() * FILTER_BITS_PER_HEAD * 4 < self.filter_len_bits();
+        if too_big || self.filter_stale as usize > self.n_heads() / 2 + 8 {
+            self.rebuild_filter();
         }
         moved
     }
@@ -356,11 +653,15 @@ impl Subtable {
     }
 
     fn mask_is_covered_by(&self, m: &FlowKey) -> bool {
-        self.words.iter().all(|w| m.words[w.index] & w.mask == w.mask)
+        self.words
+            .iter()
+            .all(|w| m.words[w.index] & w.mask == w.mask)
     }
 
     fn heap_bytes(&self) -> usize {
         self.words.len() * std::mem::size_of::<MaskWord>()
+            + self.more_chunks.len() * std::mem::size_of::<HashChunk>()
+            + self.filter.len() * 8
             + self.heads.capacity() * 8
             + self.buckets.len() * 8
             + std::mem::size_of::<FlowKey>()
@@ -399,7 +700,7 @@ type MaskMap = HashMap<FlowKey, u32, BuildHasherDefault<MaskHasher>>;
 
 /// A set of rules (`Match` + priority + payload `T`) searchable by flow key.
 pub struct Classifier<T> {
-    slots: Vec<Slot<T>>,
+    slots: Slab<T>,
     free_slot: u32,
     n_rules: usize,
     /// Sorted by `bound`, descending: the order lookups visit them in.
@@ -429,7 +730,7 @@ impl<T> fmt::Debug for Classifier<T> {
 impl<T> Classifier<T> {
     pub fn new() -> Self {
         Classifier {
-            slots: Vec::new(),
+            slots: Slab::new(),
             free_slot: NIL,
             n_rules: 0,
             subtables: Vec::new(),
@@ -456,9 +757,13 @@ impl<T> Classifier<T> {
     /// Heap bytes owned by the classifier itself (not by the payloads'
     /// own heap data), including spare capacity. For memory reports.
     pub fn heap_bytes(&self) -> usize {
-        self.slots.capacity() * std::mem::size_of::<Slot<T>>()
+        self.slots.heap_bytes()
             + self.subtables.capacity() * std::mem::size_of::<Subtable>()
-            + self.subtables.iter().map(Subtable::heap_bytes).sum::<usize>()
+            + self
+                .subtables
+                .iter()
+                .map(Subtable::heap_bytes)
+                .sum::<usize>()
             + self.subtable_pos.capacity() * 4
             + self.by_mask.capacity() * (std::mem::size_of::<FlowKey>() + 8)
     }
@@ -528,7 +833,15 @@ impl<T> Classifier<T> {
         RuleId(slot)
     }
 
-    fn link_into_head(&mut self, pos: usize, head: usize, slot: u32, rank: Rank, subtable: u32, value: T) {
+    fn link_into_head(
+        &mut self,
+        pos: usize,
+        head: usize,
+        slot: u32,
+        rank: Rank,
+        subtable: u32,
+        value: T,
+    ) {
         let st = &mut self.subtables[pos];
         let first = st.head_rule(head);
         let mut rule = Rule {
@@ -568,10 +881,8 @@ impl<T> Classifier<T> {
             };
             slot
         } else {
-            let slot = self.slots.len();
-            assert!(slot < NIL as usize, "too many rules");
-            self.slots.push(Slot::Vacant { next_free: NIL });
-            slot as u32
+            assert!(self.slots.len < NIL as usize, "too many rules");
+            self.slots.push_vacant() as u32
         }
     }
 
@@ -609,7 +920,9 @@ impl<T> Classifier<T> {
             self.reindex_positions(pos - 1..pos + 1);
             pos -= 1;
         }
-        while pos + 1 < self.subtables.len() && self.subtables[pos + 1].bound > self.subtables[pos].bound {
+        while pos + 1 < self.subtables.len()
+            && self.subtables[pos + 1].bound > self.subtables[pos].bound
+        {
             self.subtables.swap(pos, pos + 1);
             self.reindex_positions(pos..pos + 2);
             pos += 1;
@@ -619,7 +932,12 @@ impl<T> Classifier<T> {
     pub fn remove(&mut self, id: RuleId) -> Option<T> {
         let rule = match self.slots.get_mut(id.index()) {
             Some(s @ Slot::Occupied(_)) => {
-                match std::mem::replace(s, Slot::Vacant { next_free: self.free_slot }) {
+                match std::mem::replace(
+                    s,
+                    Slot::Vacant {
+                        next_free: self.free_slot,
+                    },
+                ) {
                     Slot::Occupied(r) => r,
                     Slot::Vacant { .. } => unreachable!(),
                 }
@@ -760,11 +1078,16 @@ impl<T> Classifier<T> {
                 break;
             }
             if let Some(wc) = wildcards.as_deref_mut() {
-                for w in st.words.iter() {
-                    wc.words[w.index] |= w.mask;
+                st.first_chunk.add_mask_to(wc);
+                for chunk in st.more_chunks.iter() {
+                    chunk.add_mask_to(wc);
                 }
             }
-            if let Some(head) = st.find_head(key) {
+            let hash = st.hash(key);
+            if st.filter_says_absent(hash) {
+                continue;
+            }
+            if let Some(head) = st.probe(key, hash) {
                 let rank = st.head_rank(head);
                 if rank > best_rank {
                     best_rank = rank;
@@ -867,7 +1190,7 @@ impl<T> Classifier<T> {
         for st in &mut self.subtables {
             st.recompute_bound();
         }
-        self.subtables.sort_by(|a, b| b.bound.cmp(&a.bound));
+        self.subtables.sort_by_key(|st| std::cmp::Reverse(st.bound));
         self.reindex_positions(0..self.subtables.len());
         self.next_seq = order.len() as u64;
     }
@@ -1023,7 +1346,10 @@ mod tests {
         let mut k = FlowKey::ZERO;
         k.words = [u64::MAX; KEY_WORDS];
         assert_eq!(c.lookup(&k), Some(all));
-        assert_eq!(c.find_overlap(&match_of(&[(Field::InPort, 9)]), 0), Some(all));
+        assert_eq!(
+            c.find_overlap(&match_of(&[(Field::InPort, 9)]), 0),
+            Some(all)
+        );
         assert_eq!(c.find_overlap(&match_of(&[(Field::InPort, 9)]), 1), None);
         assert_eq!(c.find_overlap(&Match::CATCHALL, 1), Some(specific));
     }
@@ -1048,7 +1374,11 @@ mod tests {
     fn iter_within_selects_more_specific_rules() {
         let mut c = Classifier::new();
         let a = c.insert(&match_of(&[(Field::InPort, 1)]), 1, ());
-        let b = c.insert(&match_of(&[(Field::InPort, 1), (Field::EthType, 0x800)]), 2, ());
+        let b = c.insert(
+            &match_of(&[(Field::InPort, 1), (Field::EthType, 0x800)]),
+            2,
+            (),
+        );
         let _other = c.insert(&match_of(&[(Field::InPort, 2)]), 1, ());
         let _ip_only = c.insert(&match_of(&[(Field::EthType, 0x800)]), 1, ());
         let mut got: Vec<_> = c.iter_within(&match_of(&[(Field::InPort, 1)])).collect();
@@ -1078,6 +1408,21 @@ mod tests {
             }
         }
         assert_eq!(c.len(), 2500);
+    }
+
+    #[test]
+    fn slab_pages_cover_every_index_once() {
+        let mut slab: Slab<()> = Slab::new();
+        let mut seen = std::collections::HashSet::new();
+        for i in 0..3 * SLAB_PAGE {
+            assert_eq!(slab.push_vacant(), i);
+            let (p, o) = Slab::<()>::locate(i);
+            assert!(o < Slab::<()>::page_size(p), "index {i}");
+            assert!(seen.insert((p, o)), "index {i} aliases");
+        }
+        assert_eq!(slab.iter().count(), 3 * SLAB_PAGE);
+        let allocated: usize = slab.pages.iter().map(|p| p.len()).sum();
+        assert_eq!(allocated, 3 * SLAB_PAGE);
     }
 
     #[test]

@@ -214,7 +214,9 @@ pub fn dump_flows(tables: &FlowTables, now: Millis, opts: &DumpOptions) -> Strin
         ages: default_mode,
         ports: opts.names,
     };
-    let mut out = String::new();
+    // Sized up front: growing a multi-megabyte String by doubling copies it
+    // over and over and faults in fresh pages each time.
+    let mut out = String::with_capacity(flows.len() * 200 + 64);
     if default_mode {
         let xid = if opts.filter.is_some() {
             XID_FILTERED

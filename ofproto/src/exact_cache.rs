@@ -4,7 +4,8 @@
 //! Two-way set associative with FIFO replacement inside a set: the newest
 //! entry goes to way 0 and the previous way-0 entry moves to way 1. Entries
 //! of an older generation count as free. All memory is allocated by
-//! [`ExactCache::new`]; `get` and `insert` never allocate.
+//! [`ExactCache::new`]; `get` and `insert` never allocate. Memory is about
+//! 224 bytes per entry plus the size of `V`.
 
 use crate::key::{FlowKey, KEY_WORDS};
 
@@ -22,51 +23,49 @@ const fn splitmix64(state: u64) -> (u64, u64) {
     (state, z ^ (z >> 31))
 }
 
-/// One random-looking constant per key word (plus one to pair the odd word
-/// with), fixed at compile time so hashes are reproducible.
-const HASH_KEYS: [u64; KEY_WORDS + 1] = {
-    let mut keys = [0u64; KEY_WORDS + 1];
+/// One odd multiplier per key word, fixed at compile time so hashes are
+/// reproducible.
+const HASH_MULTIPLIERS: [u64; KEY_WORDS] = {
+    let mut keys = [0u64; KEY_WORDS];
     let mut state = 0x5253_5749_5443_4821; // "RSWITCH!"
     let mut i = 0;
     while i < keys.len() {
         let (s, k) = splitmix64(state);
         state = s;
-        keys[i] = k;
+        keys[i] = k | 1;
         i += 1;
     }
     keys
 };
 
+const FINAL_SEED: u64 = 0x243f_6a88_85a3_08d3;
+const FINAL_MULTIPLIER: u64 = 0x5851_f42d_4c95_7f2d;
+
 /// Hashes a whole flow key.
 ///
-/// Words are mixed in independent pairs (`fold_multiply(a ^ k1, b ^ k2)`)
-/// and the products summed, so the 13 multiplies run in parallel instead of
-/// forming a 25-step dependency chain; a final fold mixes the sum. Fast and
-/// well distributed for real keys, but not DoS-resistant (the constants are
-/// public), which is fine for a cache that always compares the full key.
+/// Each word is multiplied by its own odd constant and the products
+/// summed: 25 independent multiplies (no serial chain), and two keys that
+/// differ in a single word can never collide before the final step. One
+/// multiply-fold then mixes the sum's bits. Fast and well distributed for
+/// real keys, but not DoS-resistant (the constants are public), which is
+/// fine for a cache that always compares the full key.
 #[inline]
 pub fn hash_key(key: &FlowKey) -> u64 {
-    let w = &key.words;
-    let k = &HASH_KEYS;
     let mut sum = 0u64;
-    let mut i = 0;
-    while i + 1 < KEY_WORDS {
-        sum = sum.wrapping_add(fold_multiply(w[i] ^ k[i], w[i + 1] ^ k[i + 1]));
-        i += 2;
+    for (w, m) in key.words.iter().zip(&HASH_MULTIPLIERS) {
+        sum = sum.wrapping_add(w.wrapping_mul(*m));
     }
-    if KEY_WORDS % 2 == 1 {
-        sum = sum.wrapping_add(fold_multiply(w[KEY_WORDS - 1] ^ k[KEY_WORDS - 1], k[KEY_WORDS]));
-    }
-    fold_multiply(sum, 0x5851_f42d_4c95_7f2d)
+    fold_multiply(sum ^ FINAL_SEED, FINAL_MULTIPLIER)
 }
 
+/// The small part of an entry, kept apart from the 200-byte keys so that a
+/// miss (or the wrong way of a set) is rejected from one cache line.
 #[derive(Clone, Copy)]
-struct Entry<V: Copy> {
+struct Tag<V: Copy> {
+    hash: u64,
+    generation: u64,
     /// `None` for a never-filled entry (V has no default to put there).
     value: Option<V>,
-    generation: u64,
-    hash: u64,
-    key: FlowKey,
 }
 
 const WAYS: usize = 2;
@@ -74,7 +73,9 @@ const WAYS: usize = 2;
 /// A fixed-size exact-match cache. Not shared between threads: one per
 /// worker, so no locking.
 pub struct ExactCache<V: Copy> {
-    entries: Box<[Entry<V>]>,
+    /// `WAYS` consecutive entries per set; way 0 is the newer.
+    tags: Box<[Tag<V>]>,
+    keys: Box<[FlowKey]>,
     set_mask: usize,
 }
 
@@ -83,27 +84,24 @@ impl<V: Copy> ExactCache<V> {
     /// least 2: one set of two ways).
     pub fn new(capacity: usize) -> Self {
         let capacity = capacity.max(WAYS).next_power_of_two();
-        let empty = Entry {
-            value: None,
-            generation: 0,
+        let empty = Tag {
             hash: 0,
-            key: FlowKey::ZERO,
+            generation: 0,
+            value: None,
         };
         ExactCache {
-            entries: vec![empty; capacity].into_boxed_slice(),
+            tags: vec![empty; capacity].into_boxed_slice(),
+            keys: vec![FlowKey::ZERO; capacity].into_boxed_slice(),
             set_mask: capacity / WAYS - 1,
         }
     }
 
     pub fn capacity(&self) -> usize {
-        self.entries.len()
+        self.tags.len()
     }
 
     #[inline(always)]
     fn set_of(&self, hash: u64) -> usize {
-        // High bits: fold_multiply's low and high halves are both good,
-        // but keeping the index apart from the low bits used nowhere else
-        // costs nothing.
         ((hash >> 32) as usize & self.set_mask) * WAYS
     }
 
@@ -111,47 +109,64 @@ impl<V: Copy> ExactCache<V> {
     /// generation.
     #[inline]
     pub fn get(&self, key: &FlowKey, generation: u64) -> Option<V> {
-        let hash = hash_key(key);
+        self.get_hashed(key, hash_key(key), generation)
+    }
+
+    /// [`get`](ExactCache::get) with `hash == hash_key(key)` computed by the
+    /// caller, so a miss followed by an insert hashes once.
+    #[inline]
+    pub fn get_hashed(&self, key: &FlowKey, hash: u64, generation: u64) -> Option<V> {
+        debug_assert_eq!(hash, hash_key(key));
         let set = self.set_of(hash);
-        self.entries[set..set + WAYS]
-            .iter()
-            .find(|e| e.hash == hash && e.generation == generation && e.key == *key)
-            .and_then(|e| e.value)
+        (set..set + WAYS).find_map(|i| {
+            let t = &self.tags[i];
+            if t.hash == hash && t.generation == generation && self.keys[i] == *key {
+                t.value
+            } else {
+                None
+            }
+        })
     }
 
     /// Caches `value` for `key`, replacing an entry for the same key, else
     /// a stale or empty way, else the older of the two ways.
     #[inline]
     pub fn insert(&mut self, key: &FlowKey, generation: u64, value: V) {
-        let hash = hash_key(key);
+        self.insert_hashed(key, hash_key(key), generation, value)
+    }
+
+    /// [`insert`](ExactCache::insert) with a precomputed `hash_key(key)`.
+    #[inline]
+    pub fn insert_hashed(&mut self, key: &FlowKey, hash: u64, generation: u64, value: V) {
+        debug_assert_eq!(hash, hash_key(key));
         let set = self.set_of(hash);
-        let ways = &mut self.entries[set..set + WAYS];
-        let entry = Entry {
-            value: Some(value),
-            generation,
+        let tag = Tag {
             hash,
-            key: *key,
+            generation,
+            value: Some(value),
         };
-        let live = |e: &Entry<V>| e.value.is_some() && e.generation == generation;
-        if let Some(same) = ways
-            .iter_mut()
-            .find(|e| live(e) && e.hash == hash && e.key == *key)
-        {
-            *same = entry;
-        } else if !live(&ways[0]) {
-            ways[0] = entry;
-        } else {
-            // Way 0 holds the newest entry; it ages into way 1, whose
-            // (older or dead) entry is dropped.
-            ways[1] = ways[0];
-            ways[0] = entry;
-        }
+        let live = |t: &Tag<V>| t.value.is_some() && t.generation == generation;
+        let same = (set..set + WAYS)
+            .find(|&i| live(&self.tags[i]) && self.tags[i].hash == hash && self.keys[i] == *key);
+        let way = match same {
+            Some(i) => i,
+            None if !live(&self.tags[set]) => set,
+            None => {
+                // Way 0 holds the newest entry; it ages into way 1, whose
+                // (older or dead) entry is dropped.
+                self.tags[set + 1] = self.tags[set];
+                self.keys[set + 1] = self.keys[set];
+                set
+            }
+        };
+        self.tags[way] = tag;
+        self.keys[way] = *key;
     }
 
     /// Forgets every entry (bumping the generation does the same lazily).
     pub fn clear(&mut self) {
-        for e in self.entries.iter_mut() {
-            e.value = None;
+        for t in self.tags.iter_mut() {
+            t.value = None;
         }
     }
 }
@@ -187,6 +202,17 @@ mod tests {
         c.insert(&key(1), 8, 'y');
         assert_eq!(c.get(&key(1), 8), Some('y'));
         assert_eq!(c.get(&key(1), 7), None);
+    }
+
+    #[test]
+    fn hashed_variants_agree() {
+        let mut c = ExactCache::new(16);
+        let k = key(9);
+        let h = hash_key(&k);
+        c.insert_hashed(&k, h, 3, 99u16);
+        assert_eq!(c.get(&k, 3), Some(99));
+        assert_eq!(c.get_hashed(&k, h, 3), Some(99));
+        assert_eq!(c.get_hashed(&k, h, 4), None);
     }
 
     #[test]
@@ -238,7 +264,10 @@ mod tests {
                 let mut k = FlowKey::ZERO;
                 k.words[word] = 1 << bit;
                 let diff = (hash_key(&k) ^ base).count_ones();
-                assert!((12..=52).contains(&diff), "word {word} bit {bit}: {diff} bits");
+                assert!(
+                    (12..=52).contains(&diff),
+                    "word {word} bit {bit}: {diff} bits"
+                );
             }
         }
     }

@@ -19,6 +19,9 @@ use crate::ofctl::{self, PortStatus, SwitchView};
 use crate::vsctl::db::{Db, FailMode, Interface, InterfaceType, LinkState, VlanMode};
 use crate::vsctl::{self};
 
+/// A port's I/O and whether rswitch created its device.
+type OpenedPort = (Box<dyn PortIo>, bool);
+
 /// A port the daemon runs.
 #[derive(Clone, Debug)]
 struct Running {
@@ -334,7 +337,7 @@ impl Daemon {
             error: None,
             peer: None,
         };
-        let io: Result<Option<(Box<dyn PortIo>, bool)>, String> = match kind {
+        let io: Result<Option<OpenedPort>, String> = match kind {
             InterfaceType::Patch => Ok(None),
             InterfaceType::Vxlan | InterfaceType::Gre => {
                 r.error = Some("tunnel ports are configured but do not carry traffic yet (next release)".into());

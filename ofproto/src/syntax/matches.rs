@@ -742,17 +742,20 @@ pub fn nxm_roundtrip(m: &mut Match) -> Vec<String> {
     out
 }
 
-fn put(out: &mut String, s: &str) {
-    out.push_str(s);
+// Writes straight into the line being built: a dump of 100,000 flows
+// formats millions of fields, and a String per field would dominate it.
+fn put(out: &mut String, args: std::fmt::Arguments) {
+    use std::fmt::Write;
+    let _ = out.write_fmt(args);
     out.push(',');
 }
 
 fn fmt_u16_masked(out: &mut String, name: &str, v: u128, m: u128) {
     if m != 0 {
         if m == 0xffff {
-            put(out, &format!("{name}={v}"));
+            put(out, format_args!("{name}={v}"));
         } else {
-            put(out, &format!("{name}=0x{v:x}/0x{m:x}"));
+            put(out, format_args!("{name}=0x{v:x}/0x{m:x}"));
         }
     }
 }
@@ -760,37 +763,43 @@ fn fmt_u16_masked(out: &mut String, name: &str, v: u128, m: u128) {
 fn fmt_hex_masked(out: &mut String, name: &str, v: u128, m: u128, full: u128) {
     if m != 0 {
         if m == full {
-            put(out, &format!("{name}={}", c_hex(v)));
+            put(out, format_args!("{name}={}", c_hex(v)));
         } else {
-            put(out, &format!("{name}={}/{}", c_hex(v), c_hex(m)));
+            put(out, format_args!("{name}={}/{}", c_hex(v), c_hex(m)));
         }
     }
 }
 
 fn fmt_eth(out: &mut String, name: &str, v: u128, m: u128) {
     if m != 0 {
-        put(out, &format!("{name}={}", format_mac_masked(v, m)));
+        out.push_str(name);
+        out.push('=');
+        write_mac_masked(out, v, m);
+        out.push(',');
     }
 }
 
 fn fmt_ip(out: &mut String, name: &str, v: u128, m: u128) {
     if m != 0 {
-        put(out, &format!("{name}={}", format_ipv4_masked(v, m)));
+        out.push_str(name);
+        out.push('=');
+        write_ipv4_masked(out, v, m);
+        out.push(',');
     }
 }
 
 fn fmt_ipv6(out: &mut String, name: &str, v: u128, m: u128) {
     if m != 0 {
-        put(out, &format!("{name}={}", format_ipv6_masked(v, m)));
+        put(out, format_args!("{name}={}", format_ipv6_masked(v, m)));
     }
 }
 
 /// Prints a match the way OVS's `match_format` does (priority included
 /// unless it is the default 32768).
 pub fn format_match(m: &Match, priority: u16, ports: Option<&PortMap>) -> String {
-    let mut out = String::new();
+    let mut out = String::with_capacity(96);
     if priority != 32768 {
-        put(&mut out, &format!("priority={priority}"));
+        put(&mut out, format_args!("priority={priority}"));
     }
     let g = |slot: key::Slot| (m.value.get(slot), m.mask.get(slot));
     let (dl_type, dl_type_m) = g(key::ETH_TYPE);
@@ -830,13 +839,13 @@ pub fn format_match(m: &Match, priority: u16, ports: Option<&PortMap>) -> String
             _ => None,
         };
         match name {
-            Some(n) => put(&mut out, n),
+            Some(n) => put(&mut out, format_args!("{n}")),
             None => skip_type = false,
         }
     }
     for r in 0..16u8 {
         let (v, mk) = g(key::reg_slot(r));
-        fmt_hex_masked(&mut out, &format!("reg{r}"), v, mk, 0xffff_ffff);
+        fmt_hex_masked(&mut out, crate::field::reg_info(r).name, v, mk, 0xffff_ffff);
     }
     let (v, mk) = g(key::TUN_ID);
     fmt_hex_masked(&mut out, "tun_id", v, mk, u64::MAX as u128);
@@ -848,9 +857,7 @@ pub fn format_match(m: &Match, priority: u16, ports: Option<&PortMap>) -> String
     fmt_hex_masked(&mut out, "metadata", v, mk, u64::MAX as u128);
     let (v, mk) = g(key::IN_PORT);
     if mk != 0 {
-        put(
-            &mut out,
-            &format!("in_port={}", format_port(v as u32, ports)),
+        put(&mut out, format_args!("in_port={}", format_port(v as u32, ports)),
         );
     }
     let (tv, tm) = g(key::VLAN_TCI);
@@ -865,15 +872,15 @@ pub fn format_match(m: &Match, priority: u16, ports: Option<&PortMap>) -> String
             && (vid_m != 0 || pcp_m != 0)
         {
             if vid_m != 0 {
-                put(&mut out, &format!("dl_vlan={}", tv & 0x0fff));
+                put(&mut out, format_args!("dl_vlan={}", tv & 0x0fff));
             }
             if pcp_m != 0 {
-                put(&mut out, &format!("dl_vlan_pcp={}", tv >> 13));
+                put(&mut out, format_args!("dl_vlan_pcp={}", tv >> 13));
             }
         } else if tm == 0xffff {
-            put(&mut out, &format!("vlan_tci=0x{tv:04x}"));
+            put(&mut out, format_args!("vlan_tci=0x{tv:04x}"));
         } else {
-            put(&mut out, &format!("vlan_tci=0x{tv:04x}/0x{tm:04x}"));
+            put(&mut out, format_args!("vlan_tci=0x{tv:04x}/0x{tm:04x}"));
         }
     }
     let (v, mk) = g(key::ETH_SRC);
@@ -881,7 +888,7 @@ pub fn format_match(m: &Match, priority: u16, ports: Option<&PortMap>) -> String
     let (v, mk) = g(key::ETH_DST);
     fmt_eth(&mut out, "dl_dst", v, mk);
     if !skip_type && dl_type_m != 0 {
-        put(&mut out, &format!("dl_type=0x{dl_type:04x}"));
+        put(&mut out, format_args!("dl_type=0x{dl_type:04x}"));
     }
     let is_arp = dl_type == ETH_TYPE_ARP || dl_type == ETH_TYPE_RARP;
     if dl_type == ETH_TYPE_IPV6 {
@@ -892,9 +899,9 @@ pub fn format_match(m: &Match, priority: u16, ports: Option<&PortMap>) -> String
         let (v, mk) = g(key::IPV6_LABEL);
         if mk != 0 {
             if mk == 0xfffff {
-                put(&mut out, &format!("ipv6_label=0x{v:05x}"));
+                put(&mut out, format_args!("ipv6_label=0x{v:05x}"));
             } else {
-                put(&mut out, &format!("ipv6_label=0x{v:05x}/0x{mk:05x}"));
+                put(&mut out, format_args!("ipv6_label=0x{v:05x}/0x{mk:05x}"));
             }
         }
     } else if is_arp {
@@ -910,9 +917,9 @@ pub fn format_match(m: &Match, priority: u16, ports: Option<&PortMap>) -> String
     }
     if !skip_proto && nw_proto_m != 0 {
         if is_arp {
-            put(&mut out, &format!("arp_op={nw_proto}"));
+            put(&mut out, format_args!("arp_op={nw_proto}"));
         } else {
-            put(&mut out, &format!("nw_proto={nw_proto}"));
+            put(&mut out, format_args!("nw_proto={nw_proto}"));
         }
     }
     if is_arp {
@@ -923,18 +930,18 @@ pub fn format_match(m: &Match, priority: u16, ports: Option<&PortMap>) -> String
     }
     let (tos, tos_m) = g(key::IP_TOS);
     if tos_m & 0xfc != 0 {
-        put(&mut out, &format!("nw_tos={}", tos & 0xfc));
+        put(&mut out, format_args!("nw_tos={}", tos & 0xfc));
     }
     if tos_m & 0x03 != 0 {
-        put(&mut out, &format!("nw_ecn={}", tos & 0x03));
+        put(&mut out, format_args!("nw_ecn={}", tos & 0x03));
     }
     let (ttl, ttl_m) = g(key::IP_TTL);
     if ttl_m != 0 {
-        put(&mut out, &format!("nw_ttl={ttl}"));
+        put(&mut out, format_args!("nw_ttl={ttl}"));
     }
     let (fv, fm) = g(key::IP_FRAG);
     if let Some(f) = format_frag(fv, fm) {
-        put(&mut out, &format!("nw_frag={f}"));
+        put(&mut out, format_args!("nw_frag={f}"));
     }
     let (sv, sm) = g(key::TP_SRC);
     let (dv, dm) = g(key::TP_DST);
@@ -959,7 +966,7 @@ pub fn format_match(m: &Match, priority: u16, ports: Option<&PortMap>) -> String
     }
     let (fv, fm) = g(key::TCP_FLAGS);
     if (dl_type == ETH_TYPE_IP || dl_type == ETH_TYPE_IPV6) && nw_proto == IPPROTO_TCP && fm != 0 {
-        put(&mut out, &format!("tcp_flags={}", format_tcp_flags(fv, fm)));
+        put(&mut out, format_args!("tcp_flags={}", format_tcp_flags(fv, fm)));
     }
     if out.ends_with(',') {
         out.pop();

@@ -293,6 +293,60 @@ pub fn mac_to_u128(m: [u8; 6]) -> u128 {
     m.iter().fold(0u128, |a, &b| (a << 8) | b as u128)
 }
 
+/// Appends `xx:xx:xx:xx:xx:xx` without formatting machinery (dumps print
+/// hundreds of thousands of MACs).
+pub fn write_mac(out: &mut String, v: u128) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let b = (v as u64).to_be_bytes();
+    for (i, byte) in b[2..].iter().enumerate() {
+        if i > 0 {
+            out.push(':');
+        }
+        out.push(HEX[(byte >> 4) as usize] as char);
+        out.push(HEX[(byte & 0xf) as usize] as char);
+    }
+}
+
+/// Appends a dotted quad without formatting machinery.
+pub fn write_ipv4(out: &mut String, v: u32) {
+    for (i, byte) in v.to_be_bytes().iter().enumerate() {
+        if i > 0 {
+            out.push('.');
+        }
+        let b = *byte;
+        if b >= 100 {
+            out.push((b'0' + b / 100) as char);
+        }
+        if b >= 10 {
+            out.push((b'0' + (b / 10) % 10) as char);
+        }
+        out.push((b'0' + b % 10) as char);
+    }
+}
+
+/// Appends what [`format_ipv4_masked`] returns.
+pub fn write_ipv4_masked(out: &mut String, v: u128, m: u128) {
+    let m = m as u32;
+    write_ipv4(out, v as u32);
+    if m == u32::MAX {
+    } else if m.leading_ones() + m.trailing_zeros() == 32 {
+        use std::fmt::Write;
+        let _ = write!(out, "/{}", m.leading_ones());
+    } else {
+        out.push('/');
+        write_ipv4(out, m);
+    }
+}
+
+/// Appends what [`format_mac_masked`] returns.
+pub fn write_mac_masked(out: &mut String, v: u128, m: u128) {
+    write_mac(out, v);
+    if m != 0xffff_ffff_ffff {
+        out.push('/');
+        write_mac(out, m);
+    }
+}
+
 pub fn format_mac(v: u128) -> String {
     let b = (v as u64).to_be_bytes();
     format!(
