@@ -176,20 +176,26 @@ pub struct RunOptions {
     pub side_effects: bool,
     /// Record a trace.
     pub trace: bool,
+    /// Count the packet against the flows it hits (real traffic only: OVS's
+    /// trace never counts, even with -generate).
+    pub count: bool,
 }
 
 impl RunOptions {
     pub const FORWARD: RunOptions = RunOptions {
         side_effects: true,
         trace: false,
+        count: true,
     };
     pub const TRACE: RunOptions = RunOptions {
         side_effects: false,
         trace: true,
+        count: false,
     };
     pub const TRACE_GENERATE: RunOptions = RunOptions {
         side_effects: true,
         trace: true,
+        count: false,
     };
 }
 
@@ -411,7 +417,7 @@ impl Switch {
                 })),
             });
         }
-        if ctx.opts.side_effects {
+        if ctx.opts.count {
             self.bridges[b].tables.hit(table, id, ctx.len, ctx.now);
         }
         ctx.verdict.hits.push((b, table, id));
