@@ -137,7 +137,9 @@ pub fn format_port(p: u32, ports: Option<&PortMap>) -> String {
         let plain = !name.is_empty()
             && name
                 .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
+                // OVS quotes anything beyond letters, digits and '_'
+                // (its trace shows `output:"gre-c6120002"`).
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_')
             && str_to_uint(name, 10).is_none()
             && port::RESERVED_PORT_NAMES
                 .iter()
