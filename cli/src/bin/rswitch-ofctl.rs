@@ -194,6 +194,9 @@ fn run(cli: Cli) -> Result<(), String> {
 const OFFLINE: &[&str] = &["demo", "check-flows", "help", "--help", "-h", "--version", "-V"];
 
 fn main() -> ExitCode {
+    // Die quietly on a closed pipe (`… | head`), as C tools do.
+    // SAFETY: restoring the default disposition of one signal at start-up.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
     let mut argv: Vec<String> = std::env::args().skip(1).collect();
     let mut rundir = None;
     let mut i = 0;

@@ -7,6 +7,9 @@ use std::time::Duration;
 use rswitch_cli::control::{call, default_rundir, socket_path, Request, Tool};
 
 fn main() -> ExitCode {
+    // Die quietly on a closed pipe (`… | head`), as C tools do.
+    // SAFETY: restoring the default disposition of one signal at start-up.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
     let mut argv: Vec<String> = std::env::args().skip(1).collect();
     // --rundir is ours; every other option belongs to the command line.
     let mut rundir = None;

@@ -187,7 +187,7 @@ fn main() -> ExitCode {
         match listener.accept() {
             Ok((mut s, _)) => {
                 let _ = s.set_nonblocking(false);
-                let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
+                let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
                 let _ = s.set_write_timeout(Some(Duration::from_secs(5)));
                 let resp = match read_request(&mut s) {
                     Ok(req) => daemon.handle(&req),

@@ -23,7 +23,7 @@ pub fn status(name: &str) -> Option<DevStatus> {
     let ls = netdev::link_state(name).ok()?;
     let mac = netdev::mac(name).ok()?;
     Some(DevStatus {
-        mac: mac.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(":"),
+        mac: mac_string(mac),
         admin_up: ls.admin_up,
         oper_up: ls.oper_up,
     })
@@ -63,15 +63,15 @@ pub fn open_system(name: &str) -> Result<Box<dyn PortIo>, String> {
 /// Creates the TAP device of an internal or tap port, or re-attaches the
 /// existing one (after a restart; possibly in another namespace). Returns
 /// the port and whether rswitch owns the device (always: it made it).
-pub fn open_tap(name: &str) -> Result<(Box<dyn PortIo>, bool), String> {
+pub fn open_tap(name: &str, known_mac: Option<&str>) -> Result<(Box<dyn PortIo>, bool), String> {
     let opts = TapOptions {
         multi_queue: false,
         offloads: true,
     };
     // An internal port from an earlier run may live on, persistent, here or
-    // in the namespace a lab moved it to: re-attach rather than create a
-    // second device of the same name in our namespace.
-    if let Ok(p) = attach_tap(name) {
+    // (when we know its MAC) in the namespace a lab moved it to: re-attach
+    // rather than create a second device of the same name.
+    if let Ok(p) = attach_tap(name, known_mac) {
         return Ok((p, true));
     }
     match TapPort::create(name, opts) {
@@ -82,23 +82,34 @@ pub fn open_tap(name: &str) -> Result<(Box<dyn PortIo>, bool), String> {
             netdev::set_up(name, true).map_err(|e| format!("{name}: cannot bring up: {e}"))?;
             Ok((Box::new(t), true))
         }
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => attach_tap(name).map(|p| (p, true)),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => attach_tap(name, None).map(|p| (p, true)),
         Err(e) => Err(format!("could not create internal device {name} ({e})")),
     }
 }
 
-/// Re-attaches an existing persistent TAP by name, here or in any named
-/// network namespace (`ip netns`), where a lab may have moved it.
-pub fn attach_tap(name: &str) -> Result<Box<dyn PortIo>, String> {
+fn mac_string(m: [u8; 6]) -> String {
+    m.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(":")
+}
+
+/// Re-attaches an existing persistent TAP by name: here, or in a named
+/// network namespace (`ip netns`) where a lab moved it — there only when
+/// its MAC is the one we recorded, because other switches' devices (two
+/// lab "hosts" on one machine) may carry the same name.
+pub fn attach_tap(name: &str, known_mac: Option<&str>) -> Result<Box<dyn PortIo>, String> {
     if netdev::exists(name) {
         return TapPort::attach(name)
             .map(|t| Box::new(t) as Box<dyn PortIo>)
             .map_err(|e| format!("could not attach {name} ({e})"));
     }
+    let Some(mac) = known_mac.map(str::to_string) else {
+        return Err(format!("could not open network device {name} (No such device)"));
+    };
     for ns in named_namespaces() {
         let n = name.to_string();
+        let want = mac.clone();
         let found = in_namespace(&ns, move || {
-            if netdev::exists(&n) {
+            let ours = netdev::mac(&n).map(mac_string).is_ok_and(|m| m == want);
+            if ours {
                 Some(TapPort::attach(&n))
             } else {
                 None
@@ -145,23 +156,32 @@ pub fn exists_here(name: &str) -> bool {
 }
 
 pub fn delete_here(name: &str) {
-    let _ = Command::new("ip").args(["link", "del", name]).status();
+    // `dev` keeps names like `brd` from being read as ip keywords.
+    let _ = Command::new("ip").args(["link", "del", "dev", name]).status();
 }
 
-/// Removes a device rswitch created, wherever it now lives.
-pub fn delete_anywhere(name: &str) {
+/// Removes a device rswitch created, wherever it now lives (elsewhere only
+/// when its MAC proves it is ours).
+pub fn delete_anywhere(name: &str, known_mac: Option<&str>) {
     if netdev::exists(name) {
         delete_here(name);
         return;
     }
+    let Some(mac) = known_mac.map(str::to_string) else { return };
     for ns in named_namespaces() {
         let n = name.to_string();
+        let want = mac.clone();
         let _ = in_namespace(&ns, move || {
-            if netdev::exists(&n) {
-                let _ = Command::new("ip").args(["link", "del", &n]).status();
+            if netdev::mac(&n).map(mac_string).is_ok_and(|m| m == want) {
+                let _ = Command::new("ip").args(["link", "del", "dev", &n]).status();
             }
         });
     }
+}
+
+/// The interface index of `name` here, if it exists.
+pub fn ifindex(name: &str) -> Option<u32> {
+    netdev::ifindex(name).ok()
 }
 
 pub fn set_admin(name: &str, up: bool) -> std::io::Result<()> {

@@ -34,6 +34,12 @@ struct Running {
     attached: bool,
     error: Option<String>,
     peer: Option<String>,
+    /// The device's MAC when rswitch created or first saw it: identifies it
+    /// after it moves to another namespace.
+    mac: Option<String>,
+    /// Interface index at open (system ports): a device deleted and
+    /// re-created under the same name gets a new one.
+    ifindex: Option<u32>,
 }
 
 /// Everything rswitchd owns.
@@ -282,7 +288,7 @@ impl Daemon {
                 if let Some(r) = self.running.get(&p.name) {
                     let st = devices::status(&p.name);
                     p.interface.error = r.error.clone();
-                    p.interface.mac_in_use = st.as_ref().map(|s| s.mac.clone());
+                    p.interface.mac_in_use = st.as_ref().map(|s| s.mac.clone()).or_else(|| r.mac.clone());
                     p.interface.admin_state = Some(if st.as_ref().is_some_and(|s| s.admin_up) { LinkState::Up } else { LinkState::Down });
                     p.interface.link_state = Some(if r.attached && st.as_ref().is_some_and(|s| s.oper_up) || r.kind == InterfaceType::Patch {
                         LinkState::Up
@@ -336,6 +342,8 @@ impl Daemon {
             attached: false,
             error: None,
             peer: None,
+            mac: iface.mac_in_use.clone(),
+            ifindex: None,
         };
         let io: Result<Option<OpenedPort>, String> = match kind {
             InterfaceType::Patch => Ok(None),
@@ -343,10 +351,15 @@ impl Daemon {
                 r.error = Some("tunnel ports are configured but do not carry traffic yet (next release)".into());
                 Ok(None)
             }
-            InterfaceType::Internal | InterfaceType::Tap => devices::open_tap(name).map(Some),
-            _ => devices::open_system(name).map(|io| Some((io, false))),
+            InterfaceType::Internal | InterfaceType::Tap => devices::open_tap(name, iface.mac_in_use.as_deref()).map(Some),
+            _ => {
+                r.ifindex = devices::ifindex(name);
+                devices::open_system(name).map(|io| Some((io, false)))
+            }
         };
-        let _ = iface;
+        if r.mac.is_none() {
+            r.mac = devices::status(name).map(|s| s.mac);
+        }
         match io {
             Ok(Some((io, created))) => {
                 r.created = created;
@@ -374,20 +387,32 @@ impl Daemon {
             });
         }
         if r.created {
-            devices::delete_anywhere(name);
+            devices::delete_anywhere(name, r.mac.as_deref());
         }
     }
 
     /// Re-opens ports whose device vanished or was missing; called periodically.
     pub fn retry_ports(&mut self) {
-        let failed = self.engine.failed_ports();
+        let mut failed = self.engine.failed_ports();
+        // A system device deleted (or deleted and re-created) under us may
+        // never make the socket fail: check its name and index directly.
+        for r in self.running.iter().filter(|(_, r)| r.kind.is_system() && r.attached) {
+            let now = devices::ifindex(r.0);
+            if now.is_none() || now != r.1.ifindex {
+                if let Some(&idx) = self.bridges.get(&r.1.bridge) {
+                    failed
+                        .entry((idx, r.1.ofport))
+                        .or_insert_with(|| format!("could not open network device {} (No such device)", r.0));
+                }
+            }
+        }
         let mut changed = false;
         let names: Vec<String> = self
             .running
             .iter()
             .filter(|(_, r)| {
                 let idx = self.bridges.get(&r.bridge).copied();
-                matches!(r.kind, InterfaceType::System | InterfaceType::Internal | InterfaceType::Tap)
+                (r.kind.is_system() || matches!(r.kind, InterfaceType::Internal | InterfaceType::Tap))
                     && (!r.attached || idx.is_some_and(|i| failed.contains_key(&(i, r.ofport))))
             })
             .map(|(n, _)| n.clone())
@@ -406,14 +431,17 @@ impl Daemon {
                 continue;
             }
             let io = match r.kind {
-                InterfaceType::Internal | InterfaceType::Tap => devices::attach_tap(&n).map(|io| (io, false)),
-                _ => devices::open_system(&n).map(|io| (io, false)),
+                InterfaceType::Internal | InterfaceType::Tap => devices::attach_tap(&n, r.mac.as_deref()),
+                _ => devices::open_system(&n),
             };
-            if let Ok((io, _)) = io {
+            if let Ok(io) = io {
                 if self.engine.add_port((idx, r.ofport), io).is_ok() {
                     if let Some(x) = self.running.get_mut(&n) {
                         x.attached = true;
                         x.error = None;
+                        if x.kind.is_system() {
+                            x.ifindex = devices::ifindex(&n);
+                        }
                     }
                     changed = true;
                 }
