@@ -46,7 +46,15 @@ fn parse_insert(c: &mut Criterion) {
                     used: f.flow.used,
                 };
                 out.push(' ');
-                out.push_str(&format_flow_line(&line, 5_000, LineStyle { stats: true, ages: true, ports: None }));
+                out.push_str(&format_flow_line(
+                    &line,
+                    5_000,
+                    LineStyle {
+                        stats: true,
+                        ages: true,
+                        ports: None,
+                    },
+                ));
                 out.push('\n');
             }
             out
@@ -94,10 +102,16 @@ fn l6_switch() -> (Switch, usize, usize) {
 
 fn l6_pipeline(c: &mut Criterion) {
     let (mut sw, i, t) = l6_switch();
-    let from_tunnel: FlowKey =
-        parse_packet("in_port=2,tun_id=0x1,dl_src=fa:16:3e:2a:46:e0,dl_dst=fa:16:3e:32:28:af,ip,nw_proto=1", None).unwrap();
-    let from_vm: FlowKey =
-        parse_packet("in_port=2,dl_src=fa:16:3e:32:28:af,dl_dst=fa:16:3e:2a:46:e0,ip,nw_proto=1", None).unwrap();
+    let from_tunnel: FlowKey = parse_packet(
+        "in_port=2,tun_id=0x1,dl_src=fa:16:3e:2a:46:e0,dl_dst=fa:16:3e:32:28:af,ip,nw_proto=1",
+        None,
+    )
+    .unwrap();
+    let from_vm: FlowKey = parse_packet(
+        "in_port=2,dl_src=fa:16:3e:32:28:af,dl_dst=fa:16:3e:2a:46:e0,ip,nw_proto=1",
+        None,
+    )
+    .unwrap();
     // Warm: learn both directions once.
     sw.run(t, &from_tunnel, 98, 0, RunOptions::FORWARD);
     sw.run(i, &from_vm, 98, 0, RunOptions::FORWARD);

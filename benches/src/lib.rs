@@ -59,8 +59,10 @@ enum Spec {
     Fixed(Field, u128),
     /// Exact match on a random value.
     Exact(Field),
-    /// Random value under a fixed mask (prefixes, single bits).
+    /// Random value under a fixed mask (prefixes).
     Masked(Field, u128),
+    /// Fixed value under a fixed mask (the multicast bit).
+    FixedMasked(Field, u128, u128),
 }
 
 /// A rule shape: which fields, how masked, and the priority band that rules
@@ -89,48 +91,178 @@ const UDP: Spec = Spec::Fixed(Field::IpProto, IPPROTO_UDP as u128);
 /// Realistic masks, roughly in the order a pipeline author reaches for them
 /// (L2 switching, ACLs, routing, tunnels, OVN-style registers/metadata).
 const TEMPLATES: &[Template] = &[
-    Template { specs: &[Spec::Exact(Field::InPort)], base_priority: 100 },
-    Template { specs: &[Spec::Exact(Field::InPort), Spec::Exact(Field::DlVlan)], base_priority: 200 },
-    Template { specs: &[Spec::Exact(Field::InPort), Spec::Exact(Field::EthSrc)], base_priority: 300 },
-    Template { specs: &[Spec::Exact(Field::EthDst)], base_priority: 100 },
-    Template { specs: &[Spec::Masked(Field::EthDst, MULTICAST_BIT)], base_priority: 50 },
-    Template { specs: &[Spec::Fixed(Field::EthType, ETH_TYPE_ARP as u128), Spec::Exact(Field::ArpTpa)], base_priority: 200 },
-    Template { specs: &[IP, Spec::Exact(Field::Ipv4Dst)], base_priority: 300 },
-    Template { specs: &[IP, Spec::Masked(Field::Ipv4Dst, prefix32(24))], base_priority: 240 },
-    Template { specs: &[IP, Spec::Masked(Field::Ipv4Dst, prefix32(16))], base_priority: 160 },
-    Template { specs: &[IP, Spec::Exact(Field::Ipv4Src)], base_priority: 300 },
-    Template { specs: &[IP, Spec::Masked(Field::Ipv4Src, prefix32(24))], base_priority: 240 },
-    Template { specs: &[IP, Spec::Masked(Field::Ipv4Src, prefix32(8))], base_priority: 100 },
-    Template { specs: &[IP, TCP, Spec::Exact(Field::TpDst)], base_priority: 1000 },
-    Template { specs: &[IP, UDP, Spec::Exact(Field::TpDst)], base_priority: 1000 },
-    Template { specs: &[IP, TCP, Spec::Exact(Field::Ipv4Dst), Spec::Exact(Field::TpDst)], base_priority: 2000 },
     Template {
-        specs: &[IP, TCP, Spec::Masked(Field::Ipv4Src, prefix32(24)), Spec::Exact(Field::Ipv4Dst), Spec::Exact(Field::TpDst)],
-        base_priority: 2000,
+        specs: &[Spec::Exact(Field::InPort)],
+        base_priority: 100,
     },
-    Template { specs: &[Spec::Exact(Field::Reg(0))], base_priority: 100 },
-    Template { specs: &[Spec::Exact(Field::Reg(0)), Spec::Exact(Field::EthDst)], base_priority: 100 },
-    Template { specs: &[Spec::Exact(Field::Reg(0)), IP, Spec::Exact(Field::Ipv4Dst)], base_priority: 300 },
-    Template { specs: &[Spec::Exact(Field::Metadata), Spec::Exact(Field::EthDst)], base_priority: 100 },
-    Template { specs: &[Spec::Exact(Field::TunId), Spec::Exact(Field::EthDst)], base_priority: 100 },
-    Template { specs: &[Spec::Exact(Field::TunId)], base_priority: 50 },
-    Template { specs: &[Spec::Exact(Field::InPort), IP], base_priority: 200 },
-    Template { specs: &[IPV6, Spec::Masked(Field::Ipv6Dst, prefix128(64))], base_priority: 240 },
-    Template { specs: &[IPV6, Spec::Exact(Field::Ipv6Src)], base_priority: 300 },
-    Template { specs: &[IPV6, TCP, Spec::Exact(Field::Ipv6Dst), Spec::Exact(Field::TpDst)], base_priority: 2000 },
     Template {
-        specs: &[Spec::Exact(Field::InPort), Spec::Exact(Field::EthSrc), IP, Spec::Exact(Field::Ipv4Src)],
+        specs: &[Spec::Exact(Field::InPort), Spec::Exact(Field::DlVlan)],
+        base_priority: 200,
+    },
+    Template {
+        specs: &[Spec::Exact(Field::InPort), Spec::Exact(Field::EthSrc)],
         base_priority: 300,
     },
     Template {
-        specs: &[IP, Spec::Fixed(Field::IpProto, IPPROTO_ICMP as u128), Spec::Exact(Field::Ipv4Dst)],
+        specs: &[Spec::Exact(Field::EthDst)],
+        base_priority: 100,
+    },
+    Template {
+        specs: &[Spec::FixedMasked(
+            Field::EthDst,
+            MULTICAST_BIT,
+            MULTICAST_BIT,
+        )],
+        base_priority: 50,
+    },
+    Template {
+        specs: &[
+            Spec::Fixed(Field::EthType, ETH_TYPE_ARP as u128),
+            Spec::Fixed(Field::ArpOp, 1),
+            Spec::Exact(Field::ArpTpa),
+        ],
+        base_priority: 200,
+    },
+    Template {
+        specs: &[IP, Spec::Exact(Field::Ipv4Dst)],
+        base_priority: 300,
+    },
+    Template {
+        specs: &[IP, Spec::Masked(Field::Ipv4Dst, prefix32(24))],
+        base_priority: 240,
+    },
+    Template {
+        specs: &[IP, Spec::Masked(Field::Ipv4Dst, prefix32(16))],
+        base_priority: 160,
+    },
+    Template {
+        specs: &[IP, Spec::Exact(Field::Ipv4Src)],
+        base_priority: 300,
+    },
+    Template {
+        specs: &[IP, Spec::Masked(Field::Ipv4Src, prefix32(24))],
+        base_priority: 240,
+    },
+    Template {
+        specs: &[IP, Spec::Masked(Field::Ipv4Src, prefix32(8))],
+        base_priority: 100,
+    },
+    Template {
+        specs: &[IP, TCP, Spec::Exact(Field::TpDst)],
         base_priority: 1000,
     },
-    Template { specs: &[Spec::Exact(Field::VlanTci), Spec::Exact(Field::EthDst)], base_priority: 200 },
-    Template { specs: &[Spec::Exact(Field::Metadata), Spec::Exact(Field::Reg(0))], base_priority: 100 },
+    Template {
+        specs: &[
+            IP,
+            UDP,
+            Spec::Masked(Field::Ipv4Dst, prefix32(24)),
+            Spec::Exact(Field::TpDst),
+        ],
+        base_priority: 1000,
+    },
+    Template {
+        specs: &[
+            IP,
+            TCP,
+            Spec::Exact(Field::Ipv4Dst),
+            Spec::Exact(Field::TpDst),
+        ],
+        base_priority: 2000,
+    },
+    Template {
+        specs: &[
+            IP,
+            TCP,
+            Spec::Masked(Field::Ipv4Src, prefix32(24)),
+            Spec::Exact(Field::Ipv4Dst),
+            Spec::Exact(Field::TpDst),
+        ],
+        base_priority: 2000,
+    },
+    Template {
+        specs: &[Spec::Exact(Field::Reg(0))],
+        base_priority: 100,
+    },
+    Template {
+        specs: &[Spec::Exact(Field::Reg(0)), Spec::Exact(Field::EthDst)],
+        base_priority: 100,
+    },
+    Template {
+        specs: &[Spec::Exact(Field::Reg(0)), IP, Spec::Exact(Field::Ipv4Dst)],
+        base_priority: 300,
+    },
+    Template {
+        specs: &[Spec::Exact(Field::Metadata), Spec::Exact(Field::EthDst)],
+        base_priority: 100,
+    },
+    Template {
+        specs: &[Spec::Exact(Field::TunId), Spec::Exact(Field::EthDst)],
+        base_priority: 100,
+    },
+    Template {
+        specs: &[Spec::Exact(Field::TunId)],
+        base_priority: 50,
+    },
+    Template {
+        specs: &[Spec::Exact(Field::InPort), IP],
+        base_priority: 200,
+    },
+    Template {
+        specs: &[IPV6, Spec::Masked(Field::Ipv6Dst, prefix128(64))],
+        base_priority: 240,
+    },
+    Template {
+        specs: &[IPV6, Spec::Exact(Field::Ipv6Src)],
+        base_priority: 300,
+    },
+    Template {
+        specs: &[
+            IPV6,
+            TCP,
+            Spec::Exact(Field::Ipv6Dst),
+            Spec::Exact(Field::TpDst),
+        ],
+        base_priority: 2000,
+    },
+    Template {
+        specs: &[
+            Spec::Exact(Field::InPort),
+            Spec::Exact(Field::EthSrc),
+            IP,
+            Spec::Exact(Field::Ipv4Src),
+        ],
+        base_priority: 300,
+    },
+    Template {
+        specs: &[
+            IP,
+            Spec::Fixed(Field::IpProto, IPPROTO_ICMP as u128),
+            Spec::Exact(Field::Ipv4Src),
+        ],
+        base_priority: 1000,
+    },
+    Template {
+        specs: &[Spec::Exact(Field::VlanTci), Spec::Exact(Field::EthDst)],
+        base_priority: 200,
+    },
+    Template {
+        specs: &[Spec::Exact(Field::Metadata), Spec::Exact(Field::Reg(0))],
+        base_priority: 100,
+    },
     // Beyond 30: used only when more masks are asked for.
-    Template { specs: &[IP, UDP, Spec::Exact(Field::Ipv4Dst), Spec::Exact(Field::TpSrc)], base_priority: 2000 },
-    Template { specs: &[IPV6, Spec::Masked(Field::Ipv6Src, prefix128(48))], base_priority: 160 },
+    Template {
+        specs: &[
+            IP,
+            UDP,
+            Spec::Exact(Field::Ipv4Dst),
+            Spec::Exact(Field::TpSrc),
+        ],
+        base_priority: 2000,
+    },
+    Template {
+        specs: &[IPV6, Spec::Masked(Field::Ipv6Src, prefix128(48))],
+        base_priority: 160,
+    },
 ];
 
 /// Number of distinct rule shapes (masks) the generators know.
@@ -156,6 +288,7 @@ fn template_rule(rng: &mut Rng, t: &Template) -> RuleSpec {
             Spec::Fixed(f, v) => m.set(f, v),
             Spec::Exact(f) => m.set(f, random_value(rng, f)),
             Spec::Masked(f, mask) => m.set_masked(f, random_value(rng, f), mask),
+            Spec::FixedMasked(f, v, mask) => m.set_masked(f, v, mask),
         }
     }
     RuleSpec {
@@ -167,8 +300,15 @@ fn template_rule(rng: &mut Rng, t: &Template) -> RuleSpec {
 /// `n_rules` distinct rules spread evenly over the first `n_masks` shapes
 /// (a shape whose value space is exhausted, like the multicast bit, passes
 /// its share on to the next). Deterministic for a seed.
+///
+/// # Panics
+/// If `n_masks` is out of range.
 pub fn realistic_rules(n_rules: usize, n_masks: usize, seed: u64) -> Vec<RuleSpec> {
-    assert!(n_masks >= 1 && n_masks <= TEMPLATES.len(), "1..={} masks", TEMPLATES.len());
+    assert!(
+        n_masks >= 1 && n_masks <= TEMPLATES.len(),
+        "1..={} masks",
+        TEMPLATES.len()
+    );
     let mut rng = Rng::new(seed);
     let mut seen = HashSet::with_capacity(n_rules);
     let mut rules = Vec::with_capacity(n_rules);
@@ -289,6 +429,9 @@ mod tests {
         assert_eq!(distinct.len(), a.len());
         let masks: HashSet<_> = a.iter().map(|r| r.m.mask).collect();
         assert_eq!(masks.len(), 30);
+        let all = realistic_rules(2000, mask_count(), 7);
+        let masks: HashSet<_> = all.iter().map(|r| r.m.mask).collect();
+        assert_eq!(masks.len(), mask_count(), "every template has its own mask");
     }
 
     #[test]
@@ -304,3 +447,4 @@ mod tests {
         assert!((160..=200).contains(&hits), "{hits}");
     }
 }
+pub mod flows;

@@ -75,7 +75,10 @@ pub fn call(socket: &Path, req: &Request, timeout: Duration) -> io::Result<Respo
     let mut s = UnixStream::connect(socket).map_err(|e| {
         io::Error::new(
             e.kind(),
-            format!("{}: cannot connect to rswitchd ({e}); is it running?", socket.display()),
+            format!(
+                "{}: cannot connect to rswitchd ({e}); is it running?",
+                socket.display()
+            ),
         )
     })?;
     s.set_read_timeout(Some(timeout))?;
@@ -86,14 +89,20 @@ pub fn call(socket: &Path, req: &Request, timeout: Duration) -> io::Result<Respo
     s.shutdown(std::net::Shutdown::Write)?;
     let mut buf = String::new();
     s.read_to_string(&mut buf)?;
-    serde_json::from_str(buf.trim_end()).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("bad reply from rswitchd: {e}")))
+    serde_json::from_str(buf.trim_end()).map_err(|e| {
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("bad reply from rswitchd: {e}"),
+        )
+    })
 }
 
 /// Reads one request line from a client, refusing oversized or malformed input.
 pub fn read_request(s: &mut UnixStream) -> Result<Request, String> {
     let mut r = BufReader::new(s.take(MAX_REQUEST as u64 + 1));
     let mut line = Vec::new();
-    r.read_until(b'\n', &mut line).map_err(|e| format!("read error: {e}"))?;
+    r.read_until(b'\n', &mut line)
+        .map_err(|e| format!("read error: {e}"))?;
     if line.is_empty() {
         return Err(String::new());
     }

@@ -447,3 +447,81 @@ fn l10_vlan_trunk_between_bridges_and_isolated_bridge() {
         ],
     );
 }
+
+/// Two bridges joined by patch ports (br-int <-> br-tun, as Neutron does),
+/// with flows on br-tun that forward between the patch and a host port,
+/// and the tag of br-int's access port carried across the patch.
+#[test]
+fn patch_ports_join_bridges() {
+    require_root!();
+    let sw = Netns::new("sw");
+    let ns1 = Netns::new("ns1");
+    let ns2 = Netns::new("ns2");
+    let d = Daemon::start(&sw);
+    d.rswitch_ok(&["add-br", "br-int"]);
+    d.rswitch_ok(&["add-br", "br-tun"]);
+    d.rswitch_ok(&[
+        "add-port",
+        "br-int",
+        "patch-tun",
+        "--",
+        "set",
+        "interface",
+        "patch-tun",
+        "type=patch",
+        "options:peer=patch-int",
+    ]);
+    d.rswitch_ok(&[
+        "add-port",
+        "br-tun",
+        "patch-int",
+        "--",
+        "set",
+        "interface",
+        "patch-int",
+        "type=patch",
+        "options:peer=patch-tun",
+    ]);
+    d.rswitch_ok(&[
+        "add-port",
+        "br-int",
+        "vm1",
+        "tag=4",
+        "--",
+        "set",
+        "Interface",
+        "vm1",
+        "type=internal",
+    ]);
+    d.rswitch_ok(&[
+        "add-port",
+        "br-tun",
+        "vm2",
+        "--",
+        "set",
+        "Interface",
+        "vm2",
+        "type=internal",
+    ]);
+    d.rswitch_ok(&["set-fail-mode", "br-tun", "secure"]);
+    // patch-int is ofport 1 and vm2 ofport 2 on br-tun: strip br-int's tag
+    // toward vm2, add it back toward br-int.
+    d.ofctl_ok(&[
+        "add-flow",
+        "br-tun",
+        "in_port=1,dl_vlan=4,actions=strip_vlan,output:2",
+    ]);
+    d.ofctl_ok(&[
+        "add-flow",
+        "br-tun",
+        "in_port=2,actions=mod_vlan_vid:4,output:1",
+    ]);
+    sw.move_link("vm1", &ns1);
+    sw.move_link("vm2", &ns2);
+    ns1.addr_up("vm1", "198.18.7.1/24");
+    ns2.addr_up("vm2", "198.18.7.2/24");
+    assert_ping(&ns1, "198.18.7.2");
+    assert_ping(&ns2, "198.18.7.1");
+    let show = d.rswitch_ok(&["show"]);
+    assert!(show.contains("options: {peer=patch-int}"), "{show}");
+}

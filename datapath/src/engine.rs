@@ -323,7 +323,10 @@ impl Worker {
     fn run(mut self) {
         let mut events = Events::with_capacity(64);
         while !self.sh.stop.load(Ordering::Acquire) {
-            if let Err(e) = self.poll.poll(&mut events, Some(Duration::from_millis(FLUSH_EVERY))) {
+            if let Err(e) = self
+                .poll
+                .poll(&mut events, Some(Duration::from_millis(FLUSH_EVERY)))
+            {
                 if e.kind() != io::ErrorKind::Interrupted {
                     tracing_like_warn(&format!("poll failed: {e}"));
                 }
@@ -357,7 +360,11 @@ impl Worker {
                         self.rx.len() - 1
                     });
                     if let Some(fd) = io.raw_fd() {
-                        if let Err(e) = self.poll.registry().register(&mut SourceFd(&fd), Token(slot), Interest::READABLE) {
+                        if let Err(e) = self.poll.registry().register(
+                            &mut SourceFd(&fd),
+                            Token(slot),
+                            Interest::READABLE,
+                        ) {
                             self.fail(id, format!("cannot poll: {e}"));
                             continue;
                         }
@@ -469,7 +476,9 @@ impl Worker {
             segments,
             ..
         } = self;
-        let Some(cached) = cache.get(&key) else { return };
+        let Some(cached) = cache.get(&key) else {
+            return;
+        };
         let n = cached.outputs.len();
         if n == 0 {
             counters.entry(in_id).or_default().rx_dropped += 1;
@@ -584,7 +593,10 @@ impl SendCtx<'_> {
                 Ok(k) => {
                     let sent = tx.send_batch(&mut self.segments[..k]).unwrap_or(0);
                     c.tx_packets += sent as u64;
-                    c.tx_bytes += self.segments[..sent].iter().map(|p| p.len() as u64).sum::<u64>();
+                    c.tx_bytes += self.segments[..sent]
+                        .iter()
+                        .map(|p| p.len() as u64)
+                        .sum::<u64>();
                     c.tx_dropped += (k - sent) as u64;
                 }
                 Err(_) => c.tx_errors += 1,

@@ -76,8 +76,16 @@ fn normal_floods_then_forwards_unicast() {
     let rep = arp_reply(B, A, [198, 18, 0, 2], [198, 18, 0, 1]);
     l.peers[1].send(&rep).unwrap();
     assert_eq!(l.peers[0].recv_timeout(WAIT).unwrap().data, rep);
-    assert!(l.peers[2].recv_timeout(Duration::from_millis(200)).is_none(), "learned: not flooded");
-    assert!(l.peers[0].recv_timeout(Duration::from_millis(50)).is_none(), "never back out the input port");
+    assert!(
+        l.peers[2]
+            .recv_timeout(Duration::from_millis(200))
+            .is_none(),
+        "learned: not flooded"
+    );
+    assert!(
+        l.peers[0].recv_timeout(Duration::from_millis(50)).is_none(),
+        "never back out the input port"
+    );
     // Many packets of one flow: the cache serves them, counters add up.
     for _ in 0..50 {
         l.peers[1].send(&rep).unwrap();
@@ -91,7 +99,12 @@ fn normal_floods_then_forwards_unicast() {
     let c = l.engine.port_counters((0, 1));
     assert_eq!(c.tx_packets, 51);
     let n = l.engine.read_switch(|sw, _| {
-        sw.bridges[0].tables.flows().iter().map(|f| f.flow.n_packets).sum::<u64>()
+        sw.bridges[0]
+            .tables
+            .flows()
+            .iter()
+            .map(|f| f.flow.n_packets)
+            .sum::<u64>()
     });
     assert_eq!(n, 52, "the NORMAL flow counted every packet, cached or not");
 }
@@ -101,8 +114,17 @@ fn vlan_access_ports_isolate() {
     let l = lab(3, &[Some(100), Some(200), Some(100)], FailMode::Standalone);
     let req = arp_request(A, [198, 18, 1, 12], [198, 18, 1, 10]);
     l.peers[2].send(&req).unwrap();
-    assert_eq!(l.peers[0].recv_timeout(WAIT).unwrap().data, req, "same VLAN, untagged on access");
-    assert!(l.peers[1].recv_timeout(Duration::from_millis(200)).is_none(), "other VLAN");
+    assert_eq!(
+        l.peers[0].recv_timeout(WAIT).unwrap().data,
+        req,
+        "same VLAN, untagged on access"
+    );
+    assert!(
+        l.peers[1]
+            .recv_timeout(Duration::from_millis(200))
+            .is_none(),
+        "other VLAN"
+    );
 }
 
 #[test]
@@ -110,13 +132,27 @@ fn flow_changes_take_effect_at_once() {
     let l = lab(3, &[], FailMode::Secure);
     let req = arp_request(A, [198, 18, 0, 1], [198, 18, 0, 2]);
     l.peers[0].send(&req).unwrap();
-    assert!(l.peers[1].recv_timeout(Duration::from_millis(200)).is_none(), "secure: no flows, drop");
+    assert!(
+        l.peers[1]
+            .recv_timeout(Duration::from_millis(200))
+            .is_none(),
+        "secure: no flows, drop"
+    );
     let fm = parse_flow_mod("in_port=1,actions=output:3", FlowModCommand::Add, None).unwrap();
-    l.engine.with_switch(|sw, now| sw.bridges[0].tables.apply(&fm, now).map(|_| ())).unwrap();
+    l.engine
+        .with_switch(|sw, now| sw.bridges[0].tables.apply(&fm, now).map(|_| ()))
+        .unwrap();
     l.peers[0].send(&req).unwrap();
     assert_eq!(l.peers[2].recv_timeout(WAIT).unwrap().data, req);
-    let fm = parse_flow_mod("in_port=1,actions=mod_vlan_vid:7,output:2", FlowModCommand::Modify, None).unwrap();
-    l.engine.with_switch(|sw, now| sw.bridges[0].tables.apply(&fm, now).map(|_| ())).unwrap();
+    let fm = parse_flow_mod(
+        "in_port=1,actions=mod_vlan_vid:7,output:2",
+        FlowModCommand::Modify,
+        None,
+    )
+    .unwrap();
+    l.engine
+        .with_switch(|sw, now| sw.bridges[0].tables.apply(&fm, now).map(|_| ()))
+        .unwrap();
     l.peers[0].send(&req).unwrap();
     let got = l.peers[1].recv_timeout(WAIT).unwrap().data;
     assert_eq!(&got[12..16], &[0x81, 0x00, 0x00, 0x07], "tag pushed");

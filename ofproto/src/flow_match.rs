@@ -55,7 +55,11 @@ impl Match {
     /// Sets `field` exactly.
     pub fn set(&mut self, field: Field, value: u128) {
         let w = field.width();
-        let ones = if w >= 128 { u128::MAX } else { (1u128 << w) - 1 };
+        let ones = if w >= 128 {
+            u128::MAX
+        } else {
+            (1u128 << w) - 1
+        };
         self.set_masked(field, value, ones)
     }
 

@@ -83,7 +83,9 @@ pub struct FlowKey {
 }
 
 impl FlowKey {
-    pub const ZERO: FlowKey = FlowKey { words: [0; KEY_WORDS] };
+    pub const ZERO: FlowKey = FlowKey {
+        words: [0; KEY_WORDS],
+    };
 
     pub fn new() -> FlowKey {
         FlowKey::ZERO

@@ -273,7 +273,10 @@ impl Bridge {
     }
 
     pub fn remove_port(&mut self, ofport: u32) -> Option<PortInfo> {
-        let i = self.ports.binary_search_by_key(&ofport, |x| x.ofport).ok()?;
+        let i = self
+            .ports
+            .binary_search_by_key(&ofport, |x| x.ofport)
+            .ok()?;
         self.mac.flush_port(ofport);
         Some(self.ports.remove(i))
     }
@@ -362,7 +365,14 @@ impl Switch {
     }
 
     /// Runs a packet that arrived on `key.in_port()` of bridge `bridge`.
-    pub fn run(&mut self, bridge: usize, key: &FlowKey, len: u64, now: Millis, opts: RunOptions) -> Verdict {
+    pub fn run(
+        &mut self,
+        bridge: usize,
+        key: &FlowKey,
+        len: u64,
+        now: Millis,
+        opts: RunOptions,
+    ) -> Verdict {
         let mut verdict = Verdict::default();
         let mut ctx = Ctx {
             orig: *key,
@@ -389,11 +399,17 @@ impl Switch {
     fn xlate_table(&mut self, ctx: &mut Ctx, b: usize, table: u8, depth: u32) {
         if depth >= MAX_DEPTH {
             ctx.verdict.error = Some(XlateError::RecursionTooDeep);
-            ctx.note(depth + 1, format!(">>>> over max translation depth {MAX_DEPTH} <<<<"));
+            ctx.note(
+                depth + 1,
+                format!(">>>> over max translation depth {MAX_DEPTH} <<<<"),
+            );
             ctx.exit = true;
             return;
         }
-        let hit = self.bridges[b].tables.lookup(table, &ctx.key).map(|(id, f)| (id, f.actions.clone(), f.cookie));
+        let hit = self.bridges[b]
+            .tables
+            .lookup(table, &ctx.key)
+            .map(|(id, f)| (id, f.actions.clone(), f.cookie));
         let Some((id, actions, cookie)) = hit else {
             if ctx.opts.trace {
                 ctx.verdict.trace.push(TraceEvent::Table {
@@ -421,10 +437,32 @@ impl Switch {
             self.bridges[b].tables.hit(table, id, ctx.len, ctx.now);
         }
         ctx.verdict.hits.push((b, table, id));
-        self.execute(ctx, b, table, depth, &actions, LearnOrigin { serial: self.bridges[b].tables.get(table, id).map(|r| r.flow.serial).unwrap_or(0), action: 0 });
+        self.execute(
+            ctx,
+            b,
+            table,
+            depth,
+            &actions,
+            LearnOrigin {
+                serial: self.bridges[b]
+                    .tables
+                    .get(table, id)
+                    .map(|r| r.flow.serial)
+                    .unwrap_or(0),
+                action: 0,
+            },
+        );
     }
 
-    fn execute(&mut self, ctx: &mut Ctx, b: usize, table: u8, depth: u32, actions: &[Action], origin: LearnOrigin) {
+    fn execute(
+        &mut self,
+        ctx: &mut Ctx,
+        b: usize,
+        table: u8,
+        depth: u32,
+        actions: &[Action],
+        origin: LearnOrigin,
+    ) {
         if actions.is_empty() && ctx.opts.trace {
             ctx.verdict.trace.push(TraceEvent::Action {
                 text: "drop".into(),
@@ -449,12 +487,21 @@ impl Switch {
                 }
                 Action::Controller { .. } => {
                     ctx.verdict.to_controller += 1;
-                    ctx.note(depth + 1, "-> no controller is connected: packet counted and dropped");
+                    ctx.note(
+                        depth + 1,
+                        "-> no controller is connected: packet counted and dropped",
+                    );
                 }
                 Action::Resubmit { in_port, table: t } => {
                     if ctx.resubmits >= MAX_RESUBMITS {
                         ctx.verdict.error = Some(XlateError::TooManyResubmits);
-                        ctx.note(depth + 1, format!(">>>> over {MAX_RESUBMITS} resubmit actions on bridge {} <<<<", self.bridges[b].name));
+                        ctx.note(
+                            depth + 1,
+                            format!(
+                                ">>>> over {MAX_RESUBMITS} resubmit actions on bridge {} <<<<",
+                                self.bridges[b].name
+                            ),
+                        );
                         ctx.exit = true;
                         return;
                     }
@@ -471,13 +518,18 @@ impl Switch {
                 Action::GotoTable(t) => self.xlate_table(ctx, b, *t, depth + 1),
                 Action::SetVlanVid(vid) => {
                     let tci = ctx.key.vlan_tci();
-                    let new = if tci & VLAN_CFI != 0 { (tci & !0x0fff) | vid } else { vid | VLAN_CFI };
+                    let new = if tci & VLAN_CFI != 0 {
+                        (tci & !0x0fff) | vid
+                    } else {
+                        vid | VLAN_CFI
+                    };
                     ctx.key.set_vlan_tci(new);
                 }
                 Action::SetVlanPcp(pcp) => {
                     let tci = ctx.key.vlan_tci();
                     let base = if tci & VLAN_CFI != 0 { tci } else { VLAN_CFI };
-                    ctx.key.set_vlan_tci((base & !0xe000) | ((*pcp as u16) << 13));
+                    ctx.key
+                        .set_vlan_tci((base & !0xe000) | ((*pcp as u16) << 13));
                 }
                 Action::StripVlan => ctx.key.set_vlan_tci(0),
                 Action::PushVlan(_) => {
@@ -489,7 +541,9 @@ impl Switch {
                     }
                 }
                 Action::SetTunnel { id, .. } => ctx.key.set(key::TUN_ID, *id as u128),
-                Action::SetField { field, value, mask, .. } => {
+                Action::SetField {
+                    field, value, mask, ..
+                } => {
                     if *field == Field::InPort || *field == Field::InPortOxm {
                         ctx.key.set_in_port(*value as u32);
                     } else {
@@ -502,15 +556,21 @@ impl Switch {
                 }
                 Action::SetEthSrc(m) => ctx.key.set_eth_src(*m),
                 Action::SetEthDst(m) => ctx.key.set_eth_dst(*m),
-                Action::SetIpv4Src(a) if is_ipv4(&ctx.key) => ctx.key.set(key::IPV4_SRC, *a as u128),
-                Action::SetIpv4Dst(a) if is_ipv4(&ctx.key) => ctx.key.set(key::IPV4_DST, *a as u128),
+                Action::SetIpv4Src(a) if is_ipv4(&ctx.key) => {
+                    ctx.key.set(key::IPV4_SRC, *a as u128)
+                }
+                Action::SetIpv4Dst(a) if is_ipv4(&ctx.key) => {
+                    ctx.key.set(key::IPV4_DST, *a as u128)
+                }
                 Action::SetIpTos(t) if is_ip(&ctx.key) => {
                     let old = ctx.key.get(key::IP_TOS) as u8;
-                    ctx.key.set(key::IP_TOS, ((old & 0x03) | (t & 0xfc)) as u128);
+                    ctx.key
+                        .set(key::IP_TOS, ((old & 0x03) | (t & 0xfc)) as u128);
                 }
                 Action::SetIpEcn(e) if is_ip(&ctx.key) => {
                     let old = ctx.key.get(key::IP_TOS) as u8;
-                    ctx.key.set(key::IP_TOS, ((old & 0xfc) | (e & 0x03)) as u128);
+                    ctx.key
+                        .set(key::IP_TOS, ((old & 0xfc) | (e & 0x03)) as u128);
                 }
                 Action::SetIpTtl(t) if is_ip(&ctx.key) => ctx.key.set(key::IP_TTL, *t as u128),
                 Action::SetTpSrc(p) if has_ports(&ctx.key) => ctx.key.set(key::TP_SRC, *p as u128),
@@ -521,7 +581,9 @@ impl Switch {
                 | Action::SetIpEcn(_)
                 | Action::SetIpTtl(_)
                 | Action::SetTpSrc(_)
-                | Action::SetTpDst(_) => ctx.note(depth + 1, "-> not applied: the packet lacks that header"),
+                | Action::SetTpDst(_) => {
+                    ctx.note(depth + 1, "-> not applied: the packet lacks that header")
+                }
                 Action::DecTtl(_) => {
                     if is_ip(&ctx.key) {
                         let ttl = ctx.key.get(key::IP_TTL) as u8;
@@ -570,7 +632,10 @@ impl Switch {
                         if ctx.opts.side_effects {
                             ctx.note(depth + 1, text);
                         } else {
-                            ctx.note(depth + 1, ">> suppressing side effects, so learn action ignored");
+                            ctx.note(
+                                depth + 1,
+                                ">> suppressing side effects, so learn action ignored",
+                            );
                             ctx.note(depth + 1, format!("   (would learn {})", &text[3..]));
                         }
                     }
@@ -588,7 +653,10 @@ impl Switch {
                             write_sub(&mut ctx.key, r, ok as u128);
                         }
                         if !ok {
-                            ctx.note(depth + 1, format!(">> learn limit of {} flows reached: not learned", l.limit));
+                            ctx.note(
+                                depth + 1,
+                                format!(">> learn limit of {} flows reached: not learned", l.limit),
+                            );
                         }
                     }
                 }
@@ -631,15 +699,27 @@ impl Switch {
         outs.clear();
         let bridge = &mut self.bridges[b];
         let res = if ctx.opts.side_effects {
-            bridge.mac.normal(&bridge.ports, &ctx.key, ctx.now, &mut outs)
+            bridge
+                .mac
+                .normal(&bridge.ports, &ctx.key, ctx.now, &mut outs)
         } else {
             let mut scratch = bridge.mac.clone();
             scratch.normal(&bridge.ports, &ctx.key, ctx.now, &mut outs)
         };
         if ctx.opts.trace {
-            let src = crate::syntax::value::format_mac(crate::syntax::value::mac_to_u128(ctx.key.eth_src()));
-            let port_name = |p: u32| bridge.port(p).map(|x| x.name.clone()).unwrap_or_else(|| p.to_string());
-            if matches!(res.learned, crate::normal::LearnResult::Learned | crate::normal::LearnResult::Moved { .. }) {
+            let src = crate::syntax::value::format_mac(crate::syntax::value::mac_to_u128(
+                ctx.key.eth_src(),
+            ));
+            let port_name = |p: u32| {
+                bridge
+                    .port(p)
+                    .map(|x| x.name.clone())
+                    .unwrap_or_else(|| p.to_string())
+            };
+            if matches!(
+                res.learned,
+                crate::normal::LearnResult::Learned | crate::normal::LearnResult::Moved { .. }
+            ) {
                 ctx.note(
                     depth + 1,
                     format!(
@@ -654,11 +734,17 @@ impl Switch {
             } else if res.flooded {
                 ctx.note(depth + 1, "-> no learned MAC for destination, flooding");
             } else if let Some(o) = outs.first() {
-                ctx.note(depth + 1, format!("-> forwarding to learned port {}", port_name(o.port)));
+                ctx.note(
+                    depth + 1,
+                    format!("-> forwarding to learned port {}", port_name(o.port)),
+                );
             }
         }
         if ctx.opts.side_effects
-            && matches!(res.learned, crate::normal::LearnResult::Learned | crate::normal::LearnResult::Moved { .. })
+            && matches!(
+                res.learned,
+                crate::normal::LearnResult::Learned | crate::normal::LearnResult::Moved { .. }
+            )
         {
             ctx.verdict.state_changed = true;
         }
@@ -758,7 +844,14 @@ pub fn format_flow_key(k: &FlowKey, ports: Option<&crate::syntax::PortMap>) -> S
     }
     match k.eth_type() {
         ETH_TYPE_IP => {
-            for s in [key::IPV4_SRC, key::IPV4_DST, key::IP_PROTO, key::IP_TOS, key::IP_TTL, key::IP_FRAG] {
+            for s in [
+                key::IPV4_SRC,
+                key::IPV4_DST,
+                key::IP_PROTO,
+                key::IP_TOS,
+                key::IP_TTL,
+                key::IP_FRAG,
+            ] {
                 all(s, &mut mask);
             }
             if matches!(k.ip_proto(), 1 | 6 | 17 | 132) {
@@ -770,7 +863,15 @@ pub fn format_flow_key(k: &FlowKey, ports: Option<&crate::syntax::PortMap>) -> S
             }
         }
         ETH_TYPE_IPV6 => {
-            for s in [key::IPV6_SRC, key::IPV6_DST, key::IPV6_LABEL, key::IP_PROTO, key::IP_TOS, key::IP_TTL, key::IP_FRAG] {
+            for s in [
+                key::IPV6_SRC,
+                key::IPV6_DST,
+                key::IPV6_LABEL,
+                key::IP_PROTO,
+                key::IP_TOS,
+                key::IP_TTL,
+                key::IP_FRAG,
+            ] {
                 all(s, &mut mask);
             }
             if matches!(k.ip_proto(), 6 | 17 | 58 | 132) {
@@ -779,7 +880,13 @@ pub fn format_flow_key(k: &FlowKey, ports: Option<&crate::syntax::PortMap>) -> S
             }
         }
         ETH_TYPE_ARP | ETH_TYPE_RARP => {
-            for s in [key::IPV4_SRC, key::IPV4_DST, key::IP_PROTO, key::ARP_SHA, key::ARP_THA] {
+            for s in [
+                key::IPV4_SRC,
+                key::IPV4_DST,
+                key::IP_PROTO,
+                key::ARP_SHA,
+                key::ARP_THA,
+            ] {
                 all(s, &mut mask);
             }
         }

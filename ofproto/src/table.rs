@@ -75,7 +75,10 @@ pub enum FlowModError {
     #[error("OFPBRC_BAD_TABLE_ID: table {0} does not exist")]
     BadTable(u8),
     #[error("line {line}: {error}")]
-    InBatch { line: usize, error: Box<FlowModError> },
+    InBatch {
+        line: usize,
+        error: Box<FlowModError>,
+    },
 }
 
 /// What a flow_mod changed.
@@ -104,9 +107,16 @@ struct Restore {
 }
 
 enum Undo {
-    Remove { table: u8, id: RuleId },
+    Remove {
+        table: u8,
+        id: RuleId,
+    },
     Restore(Box<Restore>),
-    Replace { table: u8, id: RuleId, flow: Box<Flow> },
+    Replace {
+        table: u8,
+        id: RuleId,
+        flow: Box<Flow>,
+    },
 }
 
 /// The 255 flow tables of one bridge.
@@ -204,7 +214,15 @@ impl FlowTables {
     /// Like [`FlowTables::credit`], but only if the rule is still the flow
     /// with `serial` (rule ids are reused after deletion; counts gathered for
     /// a deleted flow are dropped rather than given to its successor).
-    pub fn credit_serial(&mut self, table: u8, id: RuleId, serial: u64, packets: u64, bytes: u64, used: Millis) {
+    pub fn credit_serial(
+        &mut self,
+        table: u8,
+        id: RuleId,
+        serial: u64,
+        packets: u64,
+        bytes: u64,
+        used: Millis,
+    ) {
         if let Some(f) = self.tables[table as usize].get_mut(id) {
             if f.serial == serial {
                 f.n_packets += packets;
@@ -322,7 +340,11 @@ impl FlowTables {
     }
 
     /// Applies one flow_mod. On error nothing changed.
-    pub fn apply(&mut self, fm: &FlowMod, now: Millis) -> Result<(FlowModOutcome, Vec<RemovedFlow>), FlowModError> {
+    pub fn apply(
+        &mut self,
+        fm: &FlowMod,
+        now: Millis,
+    ) -> Result<(FlowModOutcome, Vec<RemovedFlow>), FlowModError> {
         let mut removed = Vec::new();
         let outcome = self.apply_inner(fm, now, &mut removed)?;
         if outcome != FlowModOutcome::default() {
@@ -331,7 +353,12 @@ impl FlowTables {
         Ok((outcome, removed))
     }
 
-    fn apply_inner(&mut self, fm: &FlowMod, now: Millis, removed: &mut Vec<RemovedFlow>) -> Result<FlowModOutcome, FlowModError> {
+    fn apply_inner(
+        &mut self,
+        fm: &FlowMod,
+        now: Millis,
+        removed: &mut Vec<RemovedFlow>,
+    ) -> Result<FlowModOutcome, FlowModError> {
         let mut out = FlowModOutcome::default();
         if let Some(t) = fm.table {
             if t as usize >= N_TABLES {
@@ -415,7 +442,13 @@ impl FlowTables {
     }
 
     /// Removes one flow, and what it learned with `delete_learned`.
-    fn delete_flow(&mut self, table: u8, id: RuleId, reason: RemovedReason, removed: &mut Vec<RemovedFlow>) -> usize {
+    fn delete_flow(
+        &mut self,
+        table: u8,
+        id: RuleId,
+        reason: RemovedReason,
+        removed: &mut Vec<RemovedFlow>,
+    ) -> usize {
         let Some((matched, priority, flow)) = self.remove(table, id) else {
             return 0;
         };
@@ -476,14 +509,22 @@ impl FlowTables {
                     }
                 }
             } else {
-                out.extend(cls.iter_within(&fm.matched).filter(|id| ok(*id)).map(|id| (t as u8, id)));
+                out.extend(
+                    cls.iter_within(&fm.matched)
+                        .filter(|id| ok(*id))
+                        .map(|id| (t as u8, id)),
+                );
             }
         }
         out
     }
 
     /// Applies several flow_mods as one transaction: all or nothing.
-    pub fn apply_batch(&mut self, fms: &[FlowMod], now: Millis) -> Result<(FlowModOutcome, Vec<RemovedFlow>), FlowModError> {
+    pub fn apply_batch(
+        &mut self,
+        fms: &[FlowMod],
+        now: Millis,
+    ) -> Result<(FlowModOutcome, Vec<RemovedFlow>), FlowModError> {
         self.undo = Some(Vec::new());
         let mut total = FlowModOutcome::default();
         let mut removed = Vec::new();
@@ -544,7 +585,11 @@ impl FlowTables {
 
     /// Replaces every flow with `fms` (all adds), keeping the counters of
     /// flows that are unchanged, as `ovs-ofctl replace-flows` does.
-    pub fn replace_all(&mut self, fms: &[FlowMod], now: Millis) -> Result<FlowModOutcome, FlowModError> {
+    pub fn replace_all(
+        &mut self,
+        fms: &[FlowMod],
+        now: Millis,
+    ) -> Result<FlowModOutcome, FlowModError> {
         let mut out = FlowModOutcome::default();
         let mut wanted: HashMap<(u8, Match, u16), &FlowMod> = HashMap::new();
         for fm in fms {
@@ -557,8 +602,14 @@ impl FlowTables {
             .iter()
             .enumerate()
             .flat_map(|(t, cls)| {
-                cls.iter()
-                    .map(move |id| (t as u8, id, cls.rule_match(id).expect("live"), cls.priority(id).expect("live")))
+                cls.iter().map(move |id| {
+                    (
+                        t as u8,
+                        id,
+                        cls.rule_match(id).expect("live"),
+                        cls.priority(id).expect("live"),
+                    )
+                })
             })
             .collect();
         for (t, id, m, p) in existing {
@@ -602,7 +653,13 @@ impl FlowTables {
     /// flow (same table, match, priority) gets the new actions and a fresh
     /// hard timeout but keeps its counters. Returns false when the learn
     /// action's `limit` refuses a new flow.
-    pub fn learn(&mut self, lf: &LearnedFlow, origin: LearnOrigin, limit: u32, now: Millis) -> bool {
+    pub fn learn(
+        &mut self,
+        lf: &LearnedFlow,
+        origin: LearnOrigin,
+        limit: u32,
+        now: Millis,
+    ) -> bool {
         let table = lf.table;
         if table as usize >= N_TABLES {
             return false;
@@ -614,7 +671,11 @@ impl FlowTables {
                 && f.cookie == lf.cookie
                 && f.idle_timeout == lf.idle_timeout
                 && f.hard_timeout == lf.hard_timeout;
-            let actions: Arc<[Action]> = if same { f.actions.clone() } else { lf.actions.clone().into() };
+            let actions: Arc<[Action]> = if same {
+                f.actions.clone()
+            } else {
+                lf.actions.clone().into()
+            };
             self.replace(table, id, |f| {
                 f.actions = actions;
                 f.cookie = lf.cookie;
@@ -714,11 +775,13 @@ mod tests {
     fn add_replaces_identical_and_resets_counters() {
         let mut t = FlowTables::new();
         add(&mut t, "priority=5,in_port=1,actions=output:2", 0);
-        let (id, _) = t.lookup(0, &{
-            let mut k = FlowKey::ZERO;
-            k.set_in_port(1);
-            k
-        }).unwrap();
+        let (id, _) = t
+            .lookup(0, &{
+                let mut k = FlowKey::ZERO;
+                k.set_in_port(1);
+                k
+            })
+            .unwrap();
         t.hit(0, id, 100, 10);
         add(&mut t, "priority=5,in_port=1,actions=output:3", 20);
         assert_eq!(t.len(), 1);
@@ -734,32 +797,68 @@ mod tests {
         add(&mut t, "priority=6,in_port=2,actions=output:2", 0);
         let id = t.flows().iter().find(|f| f.priority == 5).unwrap().id;
         t.hit(0, id, 60, 1);
-        let (o, _) = t.apply(&fm("in_port=1,actions=output:9", FlowModCommand::Modify), 5).unwrap();
+        let (o, _) = t
+            .apply(&fm("in_port=1,actions=output:9", FlowModCommand::Modify), 5)
+            .unwrap();
         assert_eq!(o.modified, 1);
         let f = t.get(0, id).unwrap().flow;
         assert_eq!(f.n_packets, 1);
         assert_eq!(*f.actions, [Action::Output { port: 9 }]);
-        let (o, _) = t.apply(&fm("in_port=7,actions=output:9", FlowModCommand::Modify), 5).unwrap();
+        let (o, _) = t
+            .apply(&fm("in_port=7,actions=output:9", FlowModCommand::Modify), 5)
+            .unwrap();
         assert_eq!(o.added, 1);
-        let (o, _) = t.apply(&fm("cookie=0x1/0x1,in_port=8,actions=output:9", FlowModCommand::Modify), 5).unwrap();
+        let (o, _) = t
+            .apply(
+                &fm(
+                    "cookie=0x1/0x1,in_port=8,actions=output:9",
+                    FlowModCommand::Modify,
+                ),
+                5,
+            )
+            .unwrap();
         assert_eq!(o, FlowModOutcome::default());
     }
 
     #[test]
     fn delete_filters() {
         let mut t = FlowTables::new();
-        add(&mut t, "cookie=0x1,priority=5,in_port=1,actions=output:2", 0);
-        add(&mut t, "cookie=0x2,priority=5,in_port=2,actions=output:3", 0);
-        add(&mut t, "table=3,cookie=0x2,priority=5,in_port=3,actions=output:3", 0);
-        let (o, _) = t.apply(&fm("out_port=3", FlowModCommand::Delete), 0).unwrap();
+        add(
+            &mut t,
+            "cookie=0x1,priority=5,in_port=1,actions=output:2",
+            0,
+        );
+        add(
+            &mut t,
+            "cookie=0x2,priority=5,in_port=2,actions=output:3",
+            0,
+        );
+        add(
+            &mut t,
+            "table=3,cookie=0x2,priority=5,in_port=3,actions=output:3",
+            0,
+        );
+        let (o, _) = t
+            .apply(&fm("out_port=3", FlowModCommand::Delete), 0)
+            .unwrap();
         assert_eq!(o.deleted, 2);
         assert_eq!(t.len(), 1);
-        add(&mut t, "cookie=0x2,priority=5,in_port=2,actions=output:3", 0);
-        let (o, _) = t.apply(&fm("cookie=0x1/-1", FlowModCommand::Delete), 0).unwrap();
+        add(
+            &mut t,
+            "cookie=0x2,priority=5,in_port=2,actions=output:3",
+            0,
+        );
+        let (o, _) = t
+            .apply(&fm("cookie=0x1/-1", FlowModCommand::Delete), 0)
+            .unwrap();
         assert_eq!(o.deleted, 1);
-        let (o, _) = t.apply(&fm("priority=4,in_port=2", FlowModCommand::DeleteStrict), 0).unwrap();
+        let (o, _) = t
+            .apply(&fm("priority=4,in_port=2", FlowModCommand::DeleteStrict), 0)
+            .unwrap();
         assert_eq!(o.deleted, 0);
-        let (o, _) = t.apply(&fm("priority=5,in_port=2", FlowModCommand::DeleteStrict), 0).unwrap();
+        let (o, _) = t
+            .apply(&fm("priority=5,in_port=2", FlowModCommand::DeleteStrict), 0)
+            .unwrap();
         assert_eq!(o.deleted, 1);
     }
 
@@ -770,7 +869,10 @@ mod tests {
         let batch = vec![
             fm("priority=7,in_port=2,actions=output:2", FlowModCommand::Add),
             fm("in_port=1", FlowModCommand::Delete),
-            fm("check_overlap,priority=5,actions=output:2", FlowModCommand::Add),
+            fm(
+                "check_overlap,priority=5,actions=output:2",
+                FlowModCommand::Add,
+            ),
         ];
         // The third overlaps nothing (in_port=1 flow was deleted) -> succeeds.
         assert!(t.apply_batch(&batch, 0).is_ok());
@@ -778,7 +880,10 @@ mod tests {
         add(&mut t, "priority=5,in_port=1,actions=output:2", 0);
         let batch = vec![
             fm("priority=7,in_port=2,actions=output:2", FlowModCommand::Add),
-            fm("check_overlap,priority=5,actions=output:2", FlowModCommand::Add),
+            fm(
+                "check_overlap,priority=5,actions=output:2",
+                FlowModCommand::Add,
+            ),
         ];
         let e = t.apply_batch(&batch, 0).unwrap_err();
         assert!(matches!(e, FlowModError::InBatch { line: 2, .. }));
@@ -791,7 +896,12 @@ mod tests {
         add(&mut t, "idle_timeout=10,in_port=1,actions=drop", 0);
         add(&mut t, "hard_timeout=20,in_port=2,actions=drop", 0);
         assert_eq!(t.next_expiry(), Some(10_000));
-        let id = t.flows().iter().find(|f| f.flow.idle_timeout == 10).unwrap().id;
+        let id = t
+            .flows()
+            .iter()
+            .find(|f| f.flow.idle_timeout == 10)
+            .unwrap()
+            .id;
         t.hit(0, id, 1, 9_000);
         assert!(t.expire(15_000).is_empty());
         let r = t.expire(19_000);

@@ -4,7 +4,9 @@
 use serde::Serialize;
 
 use crate::key::{FlowKey, VLAN_CFI};
-use crate::pipeline::{format_flow_key, Output, RunOptions, Switch, TraceEvent, Verdict, VlanChange, XlateError};
+use crate::pipeline::{
+    format_flow_key, Output, RunOptions, Switch, TraceEvent, Verdict, VlanChange, XlateError,
+};
 use crate::syntax::flow::{parse_flow_mod, FlowModCommand};
 use crate::syntax::matches::format_match;
 use crate::syntax::{ParseError, PortMap};
@@ -40,10 +42,25 @@ pub struct TraceReport {
 #[derive(Clone, Debug, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum TraceLine {
-    Bridge { name: String, depth: u32 },
-    Table { table: u8, depth: u32, matched: Option<String>, priority: Option<u16>, cookie: Option<u64> },
-    Action { text: String, depth: u32 },
-    Note { text: String, depth: u32 },
+    Bridge {
+        name: String,
+        depth: u32,
+    },
+    Table {
+        table: u8,
+        depth: u32,
+        matched: Option<String>,
+        priority: Option<u16>,
+        cookie: Option<u64>,
+    },
+    Action {
+        text: String,
+        depth: u32,
+    },
+    Note {
+        text: String,
+        depth: u32,
+    },
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -57,8 +74,18 @@ pub struct TraceOutput {
 
 /// Runs a trace on bridge `bridge` of `sw` at time `now`. With
 /// `generate`, side effects (learned flows, MAC learning, counters) happen.
-pub fn trace(sw: &mut Switch, bridge: usize, key: &FlowKey, now: Millis, generate: bool) -> TraceReport {
-    let opts = if generate { RunOptions::TRACE_GENERATE } else { RunOptions::TRACE };
+pub fn trace(
+    sw: &mut Switch,
+    bridge: usize,
+    key: &FlowKey,
+    now: Millis,
+    generate: bool,
+) -> TraceReport {
+    let opts = if generate {
+        RunOptions::TRACE_GENERATE
+    } else {
+        RunOptions::TRACE
+    };
     let v = sw.run(bridge, key, 64, now, opts);
     report(sw, bridge, key, &v)
 }
@@ -69,7 +96,10 @@ fn report(sw: &Switch, bridge: usize, key: &FlowKey, v: &Verdict) -> TraceReport
         .trace
         .iter()
         .map(|e| match e {
-            TraceEvent::Bridge { name, depth } => TraceLine::Bridge { name: name.clone(), depth: *depth },
+            TraceEvent::Bridge { name, depth } => TraceLine::Bridge {
+                name: name.clone(),
+                depth: *depth,
+            },
             TraceEvent::Table { table, depth, hit } => TraceLine::Table {
                 table: *table,
                 depth: *depth,
@@ -77,12 +107,22 @@ fn report(sw: &Switch, bridge: usize, key: &FlowKey, v: &Verdict) -> TraceReport
                 priority: hit.as_ref().map(|h| h.priority),
                 cookie: hit.as_ref().map(|h| h.cookie),
             },
-            TraceEvent::Action { text, depth } => TraceLine::Action { text: text.clone(), depth: *depth },
-            TraceEvent::Note { text, depth } => TraceLine::Note { text: text.clone(), depth: *depth },
+            TraceEvent::Action { text, depth } => TraceLine::Action {
+                text: text.clone(),
+                depth: *depth,
+            },
+            TraceEvent::Note { text, depth } => TraceLine::Note {
+                text: text.clone(),
+                depth: *depth,
+            },
         })
         .collect();
     let final_flow = (v.final_key != *key).then(|| format_flow_key(&v.final_key, None));
-    let outputs = v.outputs.iter().map(|o| describe_output(sw, key, o)).collect();
+    let outputs = v
+        .outputs
+        .iter()
+        .map(|o| describe_output(sw, key, o))
+        .collect();
     TraceReport {
         flow: format_flow_key(key, None),
         events,
@@ -122,7 +162,11 @@ fn describe_output(sw: &Switch, received: &FlowKey, o: &Output) -> TraceOutput {
     }
     let mac = |v: [u8; 6]| crate::syntax::value::format_mac(crate::syntax::value::mac_to_u128(v));
     if o.changes & (c::ETH_SRC | c::ETH_DST) != 0 {
-        edits.push(format!("set(eth(src={},dst={}))", mac(o.key.eth_src()), mac(o.key.eth_dst())));
+        edits.push(format!(
+            "set(eth(src={},dst={}))",
+            mac(o.key.eth_src()),
+            mac(o.key.eth_dst())
+        ));
     }
     let l3 = c::IPV4_SRC | c::IPV4_DST | c::IP_TOS | c::IP_TTL;
     if o.changes & l3 != 0 {
@@ -166,16 +210,44 @@ impl TraceReport {
             match e {
                 TraceLine::Bridge { name, depth } => {
                     let title = format!("bridge(\"{name}\")");
-                    s += &format!("\n{}{}\n{}{}\n", indent(*depth), title, indent(*depth), "-".repeat(title.len()));
+                    s += &format!(
+                        "\n{}{}\n{}{}\n",
+                        indent(*depth),
+                        title,
+                        indent(*depth),
+                        "-".repeat(title.len())
+                    );
                 }
-                TraceLine::Table { table, depth, matched, priority, .. } => match (matched, priority) {
+                TraceLine::Table {
+                    table,
+                    depth,
+                    matched,
+                    priority,
+                    ..
+                } => match (matched, priority) {
                     (Some(m), Some(p)) => {
                         let sep = if m.is_empty() { "" } else { ", " };
-                        s += &format!("{}{:>2}. {}{}priority {}\n", indent(*depth), table, m, sep, p);
+                        s += &format!(
+                            "{}{:>2}. {}{}priority {}\n",
+                            indent(*depth),
+                            table,
+                            m,
+                            sep,
+                            p
+                        );
                     }
-                    _ => s += &format!("{}{:>2}. No match.\n{}    drop\n", indent(*depth), table, indent(*depth)),
+                    _ => {
+                        s += &format!(
+                            "{}{:>2}. No match.\n{}    drop\n",
+                            indent(*depth),
+                            table,
+                            indent(*depth)
+                        )
+                    }
                 },
-                TraceLine::Action { text, depth } => s += &format!("{}    {}\n", indent(*depth), text),
+                TraceLine::Action { text, depth } => {
+                    s += &format!("{}    {}\n", indent(*depth), text)
+                }
                 TraceLine::Note { text, depth } => {
                     let d = depth.saturating_sub(1);
                     s += &format!("{}     {}\n", indent(d), text)
@@ -192,13 +264,27 @@ impl TraceReport {
         } else {
             s += "Datapath actions:\n";
             for o in &self.outputs {
-                let name = o.port_name.as_deref().map(|n| format!(" ({n})")).unwrap_or_default();
-                let edits = if o.edits.is_empty() { "unchanged".to_string() } else { o.edits.join(",") };
-                s += &format!("    output to {} port {}{}: {}\n", o.bridge, o.port, name, edits);
+                let name = o
+                    .port_name
+                    .as_deref()
+                    .map(|n| format!(" ({n})"))
+                    .unwrap_or_default();
+                let edits = if o.edits.is_empty() {
+                    "unchanged".to_string()
+                } else {
+                    o.edits.join(",")
+                };
+                s += &format!(
+                    "    output to {} port {}{}: {}\n",
+                    o.bridge, o.port, name, edits
+                );
             }
         }
         if self.to_controller > 0 {
-            s += &format!("Sent to controller: {} (no controller: dropped)\n", self.to_controller);
+            s += &format!(
+                "Sent to controller: {} (no controller: dropped)\n",
+                self.to_controller
+            );
         }
         if let Some(e) = &self.error {
             s += &format!("Translation failed ({e}), packet is dropped.\n");

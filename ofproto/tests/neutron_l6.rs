@@ -98,7 +98,10 @@ fn tunnel_packet_learns_the_same_flow_as_open_vswitch() {
     assert_eq!(v.outputs.len(), 2, "{v:?}");
     assert_eq!((v.outputs[0].bridge, v.outputs[0].port), (0, 2));
     assert_eq!(v.outputs[0].vlan_change(0), VlanChange::None);
-    assert_eq!((v.outputs[1].bridge, v.outputs[1].port), (0, ofproto::port::OFPP_LOCAL));
+    assert_eq!(
+        (v.outputs[1].bridge, v.outputs[1].port),
+        (0, ofproto::port::OFPP_LOCAL)
+    );
     assert_eq!(v.outputs[1].vlan_change(0), VlanChange::Push(0x1004));
     assert_eq!(
         table20(&sw),
@@ -114,13 +117,21 @@ fn vm_reply_uses_the_learned_flow_and_relearning_refreshes_it() {
     let mut sw = compute_node();
     sw.run(1, &from_tunnel(), 60, 1_000, RunOptions::FORWARD);
     // The VM answers: into br-int on vm1 (untagged access port, tag 4).
-    let reply = parse_packet(&format!("in_port=2,dl_src=fa:16:3e:32:28:af,dl_dst={PEER_MAC},arp,arp_op=2"), None).unwrap();
+    let reply = parse_packet(
+        &format!("in_port=2,dl_src=fa:16:3e:32:28:af,dl_dst={PEER_MAC},arp,arp_op=2"),
+        None,
+    )
+    .unwrap();
     let v = sw.run(0, &reply, 60, 2_000, RunOptions::FORWARD);
     assert_eq!(v.outputs.len(), 1, "{v:?}");
     let o = &v.outputs[0];
     assert_eq!((o.bridge, o.port), (1, 2), "out the GRE port");
     assert_eq!(o.key.tun_id(), 1, "tunnel id loaded by the learned flow");
-    assert_eq!(o.vlan_change(0), VlanChange::None, "tag 4 added by br-int and removed by the learned flow");
+    assert_eq!(
+        o.vlan_change(0),
+        VlanChange::None,
+        "tag 4 added by br-int and removed by the learned flow"
+    );
     // Re-learning at t=250 s refreshes hard_age; at t=400 s the flow is still there.
     sw.run(1, &from_tunnel(), 60, 250_000, RunOptions::FORWARD);
     assert!(sw.bridges[1].tables.expire(400_000).is_empty());
@@ -131,11 +142,18 @@ fn vm_reply_uses_the_learned_flow_and_relearning_refreshes_it() {
         .find(|f| f.table == 20 && f.priority == 1)
         .map(|f| (f.flow.created, f.flow.modified, f.flow.n_packets))
         .unwrap();
-    assert_eq!(learned, (1_000, 250_000, 1), "strict modify keeps created and counters, refreshes modified");
+    assert_eq!(
+        learned,
+        (1_000, 250_000, 1),
+        "strict modify keeps created and counters, refreshes modified"
+    );
     // Without refresh it expires 300 s after the last learn.
     let gone = sw.bridges[1].tables.expire(550_000);
     assert_eq!(gone.len(), 1);
-    assert_eq!(table20(&sw), vec!["table=20, priority=0 actions=resubmit(,21)".to_string()]);
+    assert_eq!(
+        table20(&sw),
+        vec!["table=20, priority=0 actions=resubmit(,21)".to_string()]
+    );
 }
 
 #[test]
@@ -145,7 +163,10 @@ fn trace_without_generate_has_no_side_effects() {
     let text = r.to_text();
     assert!(text.contains("bridge(\"br-tun\")"), "{text}");
     assert!(text.contains(" 2. tun_id=0x1, priority 1"), "{text}");
-    assert!(text.contains(">> suppressing side effects, so learn action ignored"), "{text}");
+    assert!(
+        text.contains(">> suppressing side effects, so learn action ignored"),
+        "{text}"
+    );
     assert!(text.contains("bridge(\"br-int\")"), "{text}");
     assert_eq!(table20(&sw).len(), 1, "nothing learned");
     let r = trace(&mut sw, 1, &from_tunnel(), 1_000, true);
@@ -168,7 +189,10 @@ fn resubmit_loop_hits_the_depth_limit() {
     let r = trace(&mut sw, i, &k, 0, false);
     let t = r.to_text();
     assert!(t.contains(">>>> over max translation depth 64 <<<<"), "{t}");
-    assert!(t.contains("Translation failed (Recursion too deep), packet is dropped."), "{t}");
+    assert!(
+        t.contains("Translation failed (Recursion too deep), packet is dropped."),
+        "{t}"
+    );
     let _ = key::TUN_ID;
 }
 
@@ -188,7 +212,14 @@ fn learn_limit_result_dst_and_delete_learned() {
     .unwrap();
     b.tables.apply_batch(&fms, 0).unwrap();
     let i = sw.add_bridge(b);
-    let learned = |sw: &Switch| sw.bridges[i].tables.flows().iter().filter(|f| f.table == 5).count();
+    let learned = |sw: &Switch| {
+        sw.bridges[i]
+            .tables
+            .flows()
+            .iter()
+            .filter(|f| f.table == 5)
+            .count()
+    };
     for n in 1..=3u8 {
         let k = parse_packet(&format!("in_port=1,dl_src=02:00:00:00:00:0{n}"), None).unwrap();
         let v = sw.run(i, &k, 60, n as u64, RunOptions::FORWARD);

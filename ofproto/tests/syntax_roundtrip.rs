@@ -9,7 +9,9 @@ use ofproto::learn::{Learn, LearnSpec, LearnSrc};
 use ofproto::syntax::actions::format_actions;
 use ofproto::syntax::dump::{format_flow_line, FlowLine, LineStyle};
 use ofproto::syntax::flow::{parse_flow_mod, FlowMod, FlowModCommand};
-use ofproto::syntax::matches::{apply_protocol, format_match, normalize, nxm_roundtrip, set_field_in_match};
+use ofproto::syntax::matches::{
+    apply_protocol, format_match, normalize, nxm_roundtrip, set_field_in_match,
+};
 use ofproto::syntax::PortMap;
 use ofproto::Match;
 use proptest::prelude::*;

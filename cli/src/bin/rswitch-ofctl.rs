@@ -13,7 +13,11 @@ use ofproto::syntax::flow::{parse_flows_file, FlowModCommand};
 use ofproto::trace::{parse_packet, trace};
 
 #[derive(Parser)]
-#[command(name = "rswitch-ofctl", version, about = "OpenFlow switch management (ovs-ofctl syntax)")]
+#[command(
+    name = "rswitch-ofctl",
+    version,
+    about = "OpenFlow switch management (ovs-ofctl syntax)"
+)]
 struct Cli {
     #[command(subcommand)]
     cmd: Cmd,
@@ -61,13 +65,16 @@ fn bridge_from(file: &str, ports: &[String]) -> Result<Bridge, String> {
         b.set_port(PortInfo::new(num, name));
     }
     let text = std::fs::read_to_string(file).map_err(|e| format!("{file}: {e}"))?;
-    let fms = parse_flows_file(&text, FlowModCommand::Add, Some(&b.port_map())).map_err(|e| format!("{file}: {e}"))?;
+    let fms = parse_flows_file(&text, FlowModCommand::Add, Some(&b.port_map()))
+        .map_err(|e| format!("{file}: {e}"))?;
     for fm in &fms {
         for w in &fm.warnings {
             eprintln!("rswitch-ofctl: warning: {w}");
         }
     }
-    b.tables.apply_batch(&fms, 0).map_err(|e| format!("{file}: {e}"))?;
+    b.tables
+        .apply_batch(&fms, 0)
+        .map_err(|e| format!("{file}: {e}"))?;
     Ok(b)
 }
 
@@ -115,14 +122,21 @@ fn demo() -> Result<(), String> {
     let mut vm = PortInfo::new(2, "vm1");
     vm.vlan = ofproto::port::VlanConfig::access(4);
     br_int.set_port(vm);
-    let fms = parse_flows_file("priority=1 actions=NORMAL", FlowModCommand::Add, None).map_err(|e| e.0)?;
-    br_int.tables.apply_batch(&fms, 0).map_err(|e| e.to_string())?;
+    let fms = parse_flows_file("priority=1 actions=NORMAL", FlowModCommand::Add, None)
+        .map_err(|e| e.0)?;
+    br_int
+        .tables
+        .apply_batch(&fms, 0)
+        .map_err(|e| e.to_string())?;
     let mut br_tun = Bridge::new("br-tun");
     br_tun.set_fail_mode(FailMode::Secure, 0);
     br_tun.set_port(PortInfo::new(1, "patch-int"));
     br_tun.set_port(PortInfo::new(2, "gre-c6120002"));
     let fms = parse_flows_file(DEMO_FLOWS, FlowModCommand::Add, None).map_err(|e| e.0)?;
-    br_tun.tables.apply_batch(&fms, 0).map_err(|e| e.to_string())?;
+    br_tun
+        .tables
+        .apply_batch(&fms, 0)
+        .map_err(|e| e.to_string())?;
     let i = sw.add_bridge(br_int);
     let t = sw.add_bridge(br_tun);
     sw.link_patch((i, 1), (t, 1));
@@ -130,7 +144,9 @@ fn demo() -> Result<(), String> {
     println!("# rswitch-ofctl dump-flows br-tun table=20   (before any traffic)");
     print_table(&sw.bridges[t], 20);
     let pkt = "in_port=2,tun_id=0x1,dl_src=fa:16:3e:2a:46:e0,dl_dst=ff:ff:ff:ff:ff:ff,arp,arp_op=1";
-    println!("\n# A broadcast ARP from the network node arrives over GRE: trace --generate {pkt}\n");
+    println!(
+        "\n# A broadcast ARP from the network node arrives over GRE: trace --generate {pkt}\n"
+    );
     let key = parse_packet(pkt, None).map_err(|e| e.0)?;
     print!("{}", trace(&mut sw, t, &key, 1_000, true).to_text());
     println!("\n# rswitch-ofctl dump-flows br-tun table=20   (learned, as in seed 001)");
@@ -191,7 +207,15 @@ fn run(cli: Cli) -> Result<(), String> {
 }
 
 /// Commands handled here without a daemon.
-const OFFLINE: &[&str] = &["demo", "check-flows", "help", "--help", "-h", "--version", "-V"];
+const OFFLINE: &[&str] = &[
+    "demo",
+    "check-flows",
+    "help",
+    "--help",
+    "-h",
+    "--version",
+    "-V",
+];
 
 fn main() -> ExitCode {
     // Die quietly on a closed pipe (`… | head`), as C tools do.
@@ -211,9 +235,15 @@ fn main() -> ExitCode {
             i += 1;
         }
     }
-    let first_cmd = argv.iter().find(|a| !a.starts_with('-') || OFFLINE.contains(&a.as_str()));
-    let offline_trace = argv.first().is_some_and(|a| a == "trace") && argv.iter().any(|a| a == "--flows" || a.starts_with("--flows="));
-    if first_cmd.is_some_and(|c| OFFLINE.contains(&c.as_str())) || offline_trace || argv.is_empty() {
+    let first_cmd = argv
+        .iter()
+        .find(|a| !a.starts_with('-') || OFFLINE.contains(&a.as_str()));
+    let offline_trace = argv.first().is_some_and(|a| a == "trace")
+        && argv
+            .iter()
+            .any(|a| a == "--flows" || a.starts_with("--flows="));
+    if first_cmd.is_some_and(|c| OFFLINE.contains(&c.as_str())) || offline_trace || argv.is_empty()
+    {
         let cli = Cli::parse_from(std::iter::once("rswitch-ofctl".to_string()).chain(argv));
         return match run(cli) {
             Ok(()) => ExitCode::SUCCESS,
@@ -224,7 +254,8 @@ fn main() -> ExitCode {
         };
     }
     // ovs-ofctl prints port names by default only to a terminal.
-    if !argv.iter().any(|a| a == "--names" || a == "--no-names") && std::io::stdout().is_terminal() {
+    if !argv.iter().any(|a| a == "--names" || a == "--no-names") && std::io::stdout().is_terminal()
+    {
         argv.insert(0, "--names".into());
     }
     let mut files = Vec::new();
@@ -249,18 +280,26 @@ fn main() -> ExitCode {
             }
         }
     }
-    let command = argv.iter().find(|a| !a.starts_with('-')).cloned().unwrap_or_default();
+    let command = argv
+        .iter()
+        .find(|a| !a.starts_with('-'))
+        .cloned()
+        .unwrap_or_default();
     if matches!(command.as_str(), "parse-flow" | "parse-flows") {
         // Offline by nature: run against an empty switch here.
         let mut sw = Switch::new();
         let view = NoPorts;
-        let refs: Vec<(&str, &str)> = files.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+        let refs: Vec<(&str, &str)> = files
+            .iter()
+            .map(|(a, b)| (a.as_str(), b.as_str()))
+            .collect();
         let out = rswitch_cli::ofctl::execute_with_files(&mut sw, &view, &argv, &refs, 0);
         print!("{}", out.stdout);
         eprint!("{}", out.stderr);
         return ExitCode::from(out.exit.clamp(0, 255) as u8);
     }
-    let sock = rswitch_cli::control::socket_path(&rswitch_cli::control::default_rundir(rundir.as_deref()));
+    let sock =
+        rswitch_cli::control::socket_path(&rswitch_cli::control::default_rundir(rundir.as_deref()));
     let req = rswitch_cli::control::Request {
         tool: rswitch_cli::control::Tool::Ofctl,
         argv,

@@ -17,7 +17,11 @@ use rswitch_cli::control::{read_request, socket_path, write_response, Response};
 use rswitch_cli::daemon::{persist, Daemon};
 
 #[derive(Parser)]
-#[command(name = "rswitchd", version, about = "rswitch daemon: a userspace OpenFlow switch")]
+#[command(
+    name = "rswitchd",
+    version,
+    about = "rswitch daemon: a userspace OpenFlow switch"
+)]
 struct Args {
     /// Run directory for the socket, pidfile and (by default) the config
     /// [default: $RSWITCH_RUNDIR or /run/rswitch]
@@ -85,8 +89,17 @@ fn setup_logging(args: &Args, rundir: &Path) {
         None => None,
     };
     let builder = tracing_subscriber::fmt().with_target(false);
-    match target.and_then(|p| std::fs::OpenOptions::new().create(true).append(true).open(p).ok()) {
-        Some(file) => builder.with_ansi(false).with_writer(std::sync::Mutex::new(file)).init(),
+    match target.and_then(|p| {
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(p)
+            .ok()
+    }) {
+        Some(file) => builder
+            .with_ansi(false)
+            .with_writer(std::sync::Mutex::new(file))
+            .init(),
         None => builder.with_writer(std::io::stderr).init(),
     }
 }
@@ -101,7 +114,11 @@ fn main() -> ExitCode {
         Some(p) if !p.is_empty() => PathBuf::from(p),
         _ => rundir.join("rswitchd.pid"),
     };
-    let db_path = args.db.as_ref().map(PathBuf::from).unwrap_or_else(|| rundir.join("conf.db"));
+    let db_path = args
+        .db
+        .as_ref()
+        .map(PathBuf::from)
+        .unwrap_or_else(|| rundir.join("conf.db"));
     // Read the configuration before forking so errors reach the user.
     let (db, flows) = match persist::load(&db_path) {
         Ok(x) => x,
@@ -149,19 +166,29 @@ fn main() -> ExitCode {
         Ok(l) => l,
         Err(e) => return fail(format!("{}: {e}", sock.display())),
     };
-    let mode = if args.socket_group.is_some() { 0o660 } else { 0o600 };
+    let mode = if args.socket_group.is_some() {
+        0o660
+    } else {
+        0o600
+    };
     if let Err(e) = std::fs::set_permissions(&sock, std::fs::Permissions::from_mode(mode)) {
         return fail(format!("{}: {e}", sock.display()));
     }
     if let Some(g) = &args.socket_group {
-        let ok = std::process::Command::new("chgrp").arg(g).arg(&sock).status().is_ok_and(|s| s.success());
+        let ok = std::process::Command::new("chgrp")
+            .arg(g)
+            .arg(&sock)
+            .status()
+            .is_ok_and(|s| s.success());
         if !ok {
             return fail(format!("cannot give group {g} the control socket"));
         }
     }
-    let workers = args
-        .workers
-        .unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
+    let workers = args.workers.unwrap_or_else(|| {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+    });
     let mut daemon = match Daemon::start(db, flows, workers, db_path.clone()) {
         Ok(d) => d,
         Err(e) => return fail(e),
@@ -181,7 +208,11 @@ fn main() -> ExitCode {
     if args.detach {
         redirect_stdio_to_null();
     }
-    tracing::info!("rswitchd {} started on {} with {workers} workers", env!("CARGO_PKG_VERSION"), sock.display());
+    tracing::info!(
+        "rswitchd {} started on {} with {workers} workers",
+        env!("CARGO_PKG_VERSION"),
+        sock.display()
+    );
     let mut last_retry = Instant::now();
     while !stop.load(Ordering::Acquire) {
         match listener.accept() {
@@ -201,7 +232,9 @@ fn main() -> ExitCode {
                 };
                 let _ = write_response(&mut s, &resp);
             }
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => std::thread::sleep(Duration::from_millis(20)),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                std::thread::sleep(Duration::from_millis(20))
+            }
             Err(e) => {
                 tracing::warn!("accept: {e}");
                 std::thread::sleep(Duration::from_millis(100));
@@ -220,7 +253,11 @@ fn main() -> ExitCode {
 }
 
 fn redirect_stdio_to_null() {
-    if let Ok(null) = std::fs::OpenOptions::new().read(true).write(true).open("/dev/null") {
+    if let Ok(null) = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/null")
+    {
         for fd in 0..3 {
             // SAFETY: dup2 onto the standard descriptors of our own process.
             unsafe { libc::dup2(null.as_raw_fd(), fd) };

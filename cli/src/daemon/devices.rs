@@ -44,7 +44,9 @@ pub fn parse_mac(s: &str) -> Option<[u8; 6]> {
 /// Opens an existing interface (a veth end, say) as a system port.
 pub fn open_system(name: &str) -> Result<Box<dyn PortIo>, String> {
     if !netdev::exists(name) {
-        return Err(format!("could not open network device {name} (No such device)"));
+        return Err(format!(
+            "could not open network device {name} (No such device)"
+        ));
     }
     // The port must be up to carry traffic; OVS brings it up too.
     let _ = netdev::set_up(name, true);
@@ -78,17 +80,23 @@ pub fn open_tap(name: &str, known_mac: Option<&str>) -> Result<(Box<dyn PortIo>,
         Ok(t) => {
             // Persistent, so an internal port moved into a namespace
             // survives a daemon restart and can be re-attached.
-            t.set_persist(true).map_err(|e| format!("{name}: cannot make persistent: {e}"))?;
+            t.set_persist(true)
+                .map_err(|e| format!("{name}: cannot make persistent: {e}"))?;
             netdev::set_up(name, true).map_err(|e| format!("{name}: cannot bring up: {e}"))?;
             Ok((Box::new(t), true))
         }
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => attach_tap(name, None).map(|p| (p, true)),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            attach_tap(name, None).map(|p| (p, true))
+        }
         Err(e) => Err(format!("could not create internal device {name} ({e})")),
     }
 }
 
 fn mac_string(m: [u8; 6]) -> String {
-    m.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(":")
+    m.iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<Vec<_>>()
+        .join(":")
 }
 
 /// Re-attaches an existing persistent TAP by name: here, or in a named
@@ -102,7 +110,9 @@ pub fn attach_tap(name: &str, known_mac: Option<&str>) -> Result<Box<dyn PortIo>
             .map_err(|e| format!("could not attach {name} ({e})"));
     }
     let Some(mac) = known_mac.map(str::to_string) else {
-        return Err(format!("could not open network device {name} (No such device)"));
+        return Err(format!(
+            "could not open network device {name} (No such device)"
+        ));
     };
     for ns in named_namespaces() {
         let n = name.to_string();
@@ -117,11 +127,15 @@ pub fn attach_tap(name: &str, known_mac: Option<&str>) -> Result<Box<dyn PortIo>
         });
         match found {
             Ok(Some(Ok(t))) => return Ok(Box::new(t)),
-            Ok(Some(Err(e))) => return Err(format!("could not attach {name} in namespace {ns} ({e})")),
+            Ok(Some(Err(e))) => {
+                return Err(format!("could not attach {name} in namespace {ns} ({e})"))
+            }
             _ => {}
         }
     }
-    Err(format!("could not open network device {name} (No such device)"))
+    Err(format!(
+        "could not open network device {name} (No such device)"
+    ))
 }
 
 fn named_namespaces() -> Vec<String> {
@@ -136,7 +150,10 @@ fn named_namespaces() -> Vec<String> {
 
 /// Runs `f` on a thread that has entered namespace `ns` (the thread ends
 /// afterwards, so the daemon's own threads never change namespace).
-fn in_namespace<T: Send + 'static>(ns: &str, f: impl FnOnce() -> T + Send + 'static) -> std::io::Result<T> {
+fn in_namespace<T: Send + 'static>(
+    ns: &str,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> std::io::Result<T> {
     let file = File::open(format!("/run/netns/{ns}"))?;
     std::thread::spawn(move || {
         // SAFETY: setns on a valid, open namespace fd affects only this
@@ -157,7 +174,9 @@ pub fn exists_here(name: &str) -> bool {
 
 pub fn delete_here(name: &str) {
     // `dev` keeps names like `brd` from being read as ip keywords.
-    let _ = Command::new("ip").args(["link", "del", "dev", name]).status();
+    let _ = Command::new("ip")
+        .args(["link", "del", "dev", name])
+        .status();
 }
 
 /// Removes a device rswitch created, wherever it now lives (elsewhere only
@@ -167,7 +186,9 @@ pub fn delete_anywhere(name: &str, known_mac: Option<&str>) {
         delete_here(name);
         return;
     }
-    let Some(mac) = known_mac.map(str::to_string) else { return };
+    let Some(mac) = known_mac.map(str::to_string) else {
+        return;
+    };
     for ns in named_namespaces() {
         let n = name.to_string();
         let want = mac.clone();

@@ -72,7 +72,12 @@ fn of_fail_mode(m: Option<FailMode>) -> OfFailMode {
 
 impl Daemon {
     /// Starts the engine and brings the saved configuration up.
-    pub fn start(db: Db, flows: BTreeMap<String, Vec<String>>, workers: usize, db_path: PathBuf) -> Result<Daemon, String> {
+    pub fn start(
+        db: Db,
+        flows: BTreeMap<String, Vec<String>>,
+        workers: usize,
+        db_path: PathBuf,
+    ) -> Result<Daemon, String> {
         let start = std::time::Instant::now();
         let clock = std::sync::Arc::new(move || start.elapsed().as_millis() as Millis);
         let engine = Engine::start(ofproto::pipeline::Switch::new(), workers, clock)
@@ -98,7 +103,10 @@ impl Daemon {
                         Some(&ports),
                     )
                     .map_err(|e| e.0)?;
-                    sw.bridges[b].tables.apply_batch(&fms, now).map_err(|e| e.to_string())?;
+                    sw.bridges[b]
+                        .tables
+                        .apply_batch(&fms, now)
+                        .map_err(|e| e.to_string())?;
                     Ok::<(), String>(())
                 });
                 if let Err(e) = res {
@@ -150,12 +158,16 @@ impl Daemon {
     }
 
     fn ofctl(&mut self, req: &Request) -> Response {
-        let files: Vec<(&str, &str)> = req.files.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+        let files: Vec<(&str, &str)> = req
+            .files
+            .iter()
+            .map(|(a, b)| (a.as_str(), b.as_str()))
+            .collect();
         let view = View { d: self };
         let statuses = view.snapshot();
-        let out = self
-            .engine
-            .with_switch(|sw, now| ofctl::execute_with_files(sw, &statuses, &req.argv, &files, now));
+        let out = self.engine.with_switch(|sw, now| {
+            ofctl::execute_with_files(sw, &statuses, &req.argv, &files, now)
+        });
         for c in &out.port_changes {
             self.set_admin(c.bridge, c.ofport, c.admin_up);
         }
@@ -190,7 +202,10 @@ impl Daemon {
         let flows = self.engine.read_switch(|sw, _| {
             let mut out = BTreeMap::new();
             for (name, &b) in &self.bridges {
-                out.insert(name.clone(), persist::permanent_flows(&sw.bridges[b].tables));
+                out.insert(
+                    name.clone(),
+                    persist::permanent_flows(&sw.bridges[b].tables),
+                );
             }
             out
         });
@@ -200,7 +215,8 @@ impl Daemon {
     /// Makes bridges, devices and ports match `new`.
     pub fn apply_db(&mut self, mut new: Db) {
         // Desired ports: name -> (bridge, ofport, kind, port record).
-        let mut wanted: BTreeMap<String, (String, u32, InterfaceType, crate::vsctl::db::Port)> = BTreeMap::new();
+        let mut wanted: BTreeMap<String, (String, u32, InterfaceType, crate::vsctl::db::Port)> =
+            BTreeMap::new();
         for b in &new.bridges {
             for p in &b.ports {
                 let ofport = if p.name == b.name {
@@ -238,7 +254,8 @@ impl Daemon {
             .collect();
         for n in gone {
             let idx = self.bridges.remove(&n).expect("present");
-            self.engine.with_switch(|sw, _| sw.bridges[idx] = OfBridge::new(String::new()));
+            self.engine
+                .with_switch(|sw, _| sw.bridges[idx] = OfBridge::new(String::new()));
             self.free_slots.push(idx);
         }
         for b in &new.bridges {
@@ -278,7 +295,8 @@ impl Daemon {
             if let Some(r) = self.running.get(name) {
                 info.up = r.attached || *kind == InterfaceType::Patch;
             }
-            self.engine.with_switch(|sw, _| sw.bridges[idx].set_port(info));
+            self.engine
+                .with_switch(|sw, _| sw.bridges[idx].set_port(info));
         }
         // 4. Patch links (both ends must exist).
         self.link_patches(&wanted);
@@ -288,20 +306,32 @@ impl Daemon {
                 if let Some(r) = self.running.get(&p.name) {
                     let st = devices::status(&p.name);
                     p.interface.error = r.error.clone();
-                    p.interface.mac_in_use = st.as_ref().map(|s| s.mac.clone()).or_else(|| r.mac.clone());
-                    p.interface.admin_state = Some(if st.as_ref().is_some_and(|s| s.admin_up) { LinkState::Up } else { LinkState::Down });
-                    p.interface.link_state = Some(if r.attached && st.as_ref().is_some_and(|s| s.oper_up) || r.kind == InterfaceType::Patch {
+                    p.interface.mac_in_use =
+                        st.as_ref().map(|s| s.mac.clone()).or_else(|| r.mac.clone());
+                    p.interface.admin_state = Some(if st.as_ref().is_some_and(|s| s.admin_up) {
                         LinkState::Up
                     } else {
                         LinkState::Down
                     });
+                    p.interface.link_state = Some(
+                        if r.attached && st.as_ref().is_some_and(|s| s.oper_up)
+                            || r.kind == InterfaceType::Patch
+                        {
+                            LinkState::Up
+                        } else {
+                            LinkState::Down
+                        },
+                    );
                 }
             }
         }
         self.db = new;
     }
 
-    fn link_patches(&mut self, wanted: &BTreeMap<String, (String, u32, InterfaceType, crate::vsctl::db::Port)>) {
+    fn link_patches(
+        &mut self,
+        wanted: &BTreeMap<String, (String, u32, InterfaceType, crate::vsctl::db::Port)>,
+    ) {
         let mut links = Vec::new();
         for (name, (br, ofport, kind, port)) in wanted {
             if *kind != InterfaceType::Patch {
@@ -309,15 +339,20 @@ impl Daemon {
             }
             let a = (self.bridges[br], *ofport);
             let peer = port.interface.options.get("peer").cloned();
-            let b = peer.as_ref().and_then(|p| wanted.get(p)).and_then(|(pb, pof, pk, pp)| {
-                (*pk == InterfaceType::Patch && pp.interface.options.get("peer") == Some(name))
-                    .then(|| (self.bridges[pb], *pof))
-            });
+            let b = peer
+                .as_ref()
+                .and_then(|p| wanted.get(p))
+                .and_then(|(pb, pof, pk, pp)| {
+                    (*pk == InterfaceType::Patch && pp.interface.options.get("peer") == Some(name))
+                        .then(|| (self.bridges[pb], *pof))
+                });
             if let Some(r) = self.running.get_mut(name) {
                 r.peer = peer.clone();
                 r.error = match (&peer, b) {
                     (None, _) => Some("patch port has no options:peer".into()),
-                    (Some(p), None) => Some(format!("peer {p} does not exist or does not point back")),
+                    (Some(p), None) => {
+                        Some(format!("peer {p} does not exist or does not point back"))
+                    }
                     _ => None,
                 };
             }
@@ -333,7 +368,15 @@ impl Daemon {
         });
     }
 
-    fn add_port(&mut self, name: &str, br: &str, idx: usize, ofport: u32, kind: InterfaceType, iface: &Interface) {
+    fn add_port(
+        &mut self,
+        name: &str,
+        br: &str,
+        idx: usize,
+        ofport: u32,
+        kind: InterfaceType,
+        iface: &Interface,
+    ) {
         let mut r = Running {
             bridge: br.to_string(),
             ofport,
@@ -348,10 +391,15 @@ impl Daemon {
         let io: Result<Option<OpenedPort>, String> = match kind {
             InterfaceType::Patch => Ok(None),
             InterfaceType::Vxlan | InterfaceType::Gre => {
-                r.error = Some("tunnel ports are configured but do not carry traffic yet (next release)".into());
+                r.error = Some(
+                    "tunnel ports are configured but do not carry traffic yet (next release)"
+                        .into(),
+                );
                 Ok(None)
             }
-            InterfaceType::Internal | InterfaceType::Tap => devices::open_tap(name, iface.mac_in_use.as_deref()).map(Some),
+            InterfaceType::Internal | InterfaceType::Tap => {
+                devices::open_tap(name, iface.mac_in_use.as_deref()).map(Some)
+            }
             _ => {
                 r.ifindex = devices::ifindex(name);
                 devices::open_system(name).map(|io| Some((io, false)))
@@ -378,7 +426,9 @@ impl Daemon {
     }
 
     fn remove_port(&mut self, name: &str) {
-        let Some(r) = self.running.remove(name) else { return };
+        let Some(r) = self.running.remove(name) else {
+            return;
+        };
         if let Some(&idx) = self.bridges.get(&r.bridge) {
             self.engine.remove_port((idx, r.ofport));
             self.engine.with_switch(|sw, _| {
@@ -396,13 +446,17 @@ impl Daemon {
         let mut failed = self.engine.failed_ports();
         // A system device deleted (or deleted and re-created) under us may
         // never make the socket fail: check its name and index directly.
-        for r in self.running.iter().filter(|(_, r)| r.kind.is_system() && r.attached) {
+        for r in self
+            .running
+            .iter()
+            .filter(|(_, r)| r.kind.is_system() && r.attached)
+        {
             let now = devices::ifindex(r.0);
             if now.is_none() || now != r.1.ifindex {
                 if let Some(&idx) = self.bridges.get(&r.1.bridge) {
-                    failed
-                        .entry((idx, r.1.ofport))
-                        .or_insert_with(|| format!("could not open network device {} (No such device)", r.0));
+                    failed.entry((idx, r.1.ofport)).or_insert_with(|| {
+                        format!("could not open network device {} (No such device)", r.0)
+                    });
                 }
             }
         }
@@ -412,7 +466,8 @@ impl Daemon {
             .iter()
             .filter(|(_, r)| {
                 let idx = self.bridges.get(&r.bridge).copied();
-                (r.kind.is_system() || matches!(r.kind, InterfaceType::Internal | InterfaceType::Tap))
+                (r.kind.is_system()
+                    || matches!(r.kind, InterfaceType::Internal | InterfaceType::Tap))
                     && (!r.attached || idx.is_some_and(|i| failed.contains_key(&(i, r.ofport))))
             })
             .map(|(n, _)| n.clone())
@@ -431,7 +486,9 @@ impl Daemon {
                 continue;
             }
             let io = match r.kind {
-                InterfaceType::Internal | InterfaceType::Tap => devices::attach_tap(&n, r.mac.as_deref()),
+                InterfaceType::Internal | InterfaceType::Tap => {
+                    devices::attach_tap(&n, r.mac.as_deref())
+                }
                 _ => devices::open_system(&n),
             };
             if let Ok(io) = io {
@@ -489,7 +546,9 @@ impl View<'_> {
         let mut counters = HashMap::new();
         let mut status = HashMap::new();
         for (name, r) in &self.d.running {
-            let Some(&idx) = self.d.bridges.get(&r.bridge) else { continue };
+            let Some(&idx) = self.d.bridges.get(&r.bridge) else {
+                continue;
+            };
             counters.insert((idx, r.ofport), self.d.port_counters(idx, r.ofport));
             let st = devices::status(name);
             let mut ps = PortStatus::default();
@@ -510,9 +569,15 @@ impl View<'_> {
 
 impl SwitchView for Snapshot {
     fn port_counters(&self, bridge: usize, ofport: u32) -> PortCounters {
-        self.counters.get(&(bridge, ofport)).copied().unwrap_or_default()
+        self.counters
+            .get(&(bridge, ofport))
+            .copied()
+            .unwrap_or_default()
     }
     fn port_status(&self, bridge: usize, ofport: u32) -> PortStatus {
-        self.status.get(&(bridge, ofport)).cloned().unwrap_or_default()
+        self.status
+            .get(&(bridge, ofport))
+            .cloned()
+            .unwrap_or_default()
     }
 }

@@ -79,12 +79,19 @@ pub fn save(path: &Path, db: &Db, flows: &BTreeMap<String, Vec<String>>) -> Resu
 pub fn load(path: &Path) -> Result<(Db, BTreeMap<String, Vec<String>>), String> {
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((Db::new(), BTreeMap::new())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Ok((Db::new(), BTreeMap::new()))
+        }
         Err(e) => return Err(format!("{}: cannot read: {e}", path.display())),
     };
-    let f: ConfigFile = serde_json::from_str(&text).map_err(|e| format!("{}: corrupt configuration: {e}", path.display()))?;
+    let f: ConfigFile = serde_json::from_str(&text)
+        .map_err(|e| format!("{}: corrupt configuration: {e}", path.display()))?;
     if f.format != FORMAT {
-        return Err(format!("{}: unknown format {:?} (expected {FORMAT})", path.display(), f.format));
+        return Err(format!(
+            "{}: unknown format {:?} (expected {FORMAT})",
+            path.display(),
+            f.format
+        ));
     }
     Ok((f.db, f.flows))
 }

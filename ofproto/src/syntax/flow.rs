@@ -373,8 +373,10 @@ pub fn parse_flow_mod_with(
     warnings.extend(nxm_roundtrip(&mut fm.matched));
     // ovs-ofctl's modify without a cookie (and without a cookie mask) sends
     // cookie 0, so the switch resets the flow's cookie: do the same.
-    if matches!(command, FlowModCommand::Modify | FlowModCommand::ModifyStrict)
-        && fm.cookie_mask == 0
+    if matches!(
+        command,
+        FlowModCommand::Modify | FlowModCommand::ModifyStrict
+    ) && fm.cookie_mask == 0
         && fm.new_cookie.is_none()
     {
         fm.new_cookie = Some(0);

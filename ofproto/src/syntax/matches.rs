@@ -859,7 +859,9 @@ pub fn format_match(m: &Match, priority: u16, ports: Option<&PortMap>) -> String
     fmt_hex_masked(&mut out, "metadata", v, mk, u64::MAX as u128);
     let (v, mk) = g(key::IN_PORT);
     if mk != 0 {
-        put(&mut out, format_args!("in_port={}", format_port(v as u32, ports)),
+        put(
+            &mut out,
+            format_args!("in_port={}", format_port(v as u32, ports)),
         );
     }
     let (tv, tm) = g(key::VLAN_TCI);
@@ -968,7 +970,10 @@ pub fn format_match(m: &Match, priority: u16, ports: Option<&PortMap>) -> String
     }
     let (fv, fm) = g(key::TCP_FLAGS);
     if (dl_type == ETH_TYPE_IP || dl_type == ETH_TYPE_IPV6) && nw_proto == IPPROTO_TCP && fm != 0 {
-        put(&mut out, format_args!("tcp_flags={}", format_tcp_flags(fv, fm)));
+        put(
+            &mut out,
+            format_args!("tcp_flags={}", format_tcp_flags(fv, fm)),
+        );
     }
     if out.ends_with(',') {
         out.pop();
