@@ -27,6 +27,17 @@ case "${1:-}" in
   *) die "unknown option $1 (use --offline or no option)" ;;
 esac
 
+# Install what the demo needs when we can (root on Debian/Ubuntu).
+if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
+  pkgs=()
+  command -v ip >/dev/null || pkgs+=(iproute2)
+  command -v ping >/dev/null || pkgs+=(iputils-ping)
+  if [ ${#pkgs[@]} -gt 0 ]; then
+    echo "# installing ${pkgs[*]}"
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${pkgs[@]}") >/dev/null || true
+  fi
+fi
+
 missing=()
 command -v cargo >/dev/null || missing+=("$need_cargo")
 [ "$(id -u)" -eq 0 ] || missing+=("root (network namespaces need it: sudo $0)")

@@ -8,6 +8,10 @@ cd "$(dirname "$0")/.."
 need_apt=()
 command -v ovs-vswitchd >/dev/null || need_apt+=(openvswitch-switch)
 command -v ip >/dev/null || need_apt+=(iproute2)
+command -v ping >/dev/null || need_apt+=(iputils-ping)
+command -v iperf3 >/dev/null || need_apt+=(iperf3)
+command -v ethtool >/dev/null || need_apt+=(ethtool)
+command -v iptables >/dev/null || need_apt+=(iptables)
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     echo "==> installing ${need_apt[*]}"
