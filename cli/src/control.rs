@@ -10,6 +10,10 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+/// Stands for "the daemon's only bridge" when a command names the daemon's
+/// socket instead of a bridge.
+pub const ONLY_BRIDGE: &str = "@only-bridge";
+
 /// Largest request the daemon reads (flows files travel inside requests).
 pub const MAX_REQUEST: usize = 64 * 1024 * 1024;
 

@@ -788,3 +788,36 @@ fn two_switch_hosts_with_same_internal_port_names_stay_apart() {
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
+
+/// `rswitch-ofctl CMD SOCKET` works like `ovs-ofctl CMD unix:SOCKET`: with
+/// one bridge the socket stands for it; with two the user must name one.
+#[test]
+fn ofctl_target_may_be_the_daemon_socket() {
+    require_root!();
+    let sw = Netns::new("sw");
+    let d = Daemon::start(&sw);
+    d.rswitch_ok(&["add-br", "brs"]);
+    d.ofctl_ok(&["add-flow", "brs", "priority=7,actions=drop"]);
+    let sock = d.socket();
+    let sock = sock.to_str().unwrap();
+    let ofctl = env!("CARGO_BIN_EXE_rswitch-ofctl");
+    let (out, err, code) = run(
+        ofctl,
+        &["dump-flows", "--no-stats", sock],
+        Duration::from_secs(10),
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("priority=7 actions=drop"), "{out}");
+    let unix = format!("unix:{sock}");
+    let (out, _, code) = run(
+        ofctl,
+        &["dump-flows", "--no-stats", &unix],
+        Duration::from_secs(10),
+    );
+    assert_eq!(code, 0);
+    assert!(out.contains("priority=7 actions=drop"), "{out}");
+    d.rswitch_ok(&["add-br", "brt"]);
+    let (_, err, code) = run(ofctl, &["dump-flows", sock], Duration::from_secs(10));
+    assert_ne!(code, 0);
+    assert!(err.contains("name one instead of the socket"), "{err}");
+}

@@ -298,8 +298,26 @@ fn main() -> ExitCode {
         eprint!("{}", out.stderr);
         return ExitCode::from(out.exit.clamp(0, 255) as u8);
     }
-    let sock =
+    let mut sock =
         rswitch_cli::control::socket_path(&rswitch_cli::control::default_rundir(rundir.as_deref()));
+    // The target may be a socket path instead of a bridge name (as with
+    // ovs-ofctl): talk to that daemon and let it pick its only bridge.
+    let operands: Vec<usize> = (0..argv.len())
+        .filter(|&i| !argv[i].starts_with('-'))
+        .collect();
+    if let Some(&t) = operands.get(1) {
+        {
+            let target = &argv[t];
+            let path = target.strip_prefix("unix:").unwrap_or(target);
+            let is_socket = std::fs::metadata(path)
+                .map(|m| std::os::unix::fs::FileTypeExt::is_socket(&m.file_type()))
+                .unwrap_or(false);
+            if is_socket {
+                sock = std::path::PathBuf::from(path);
+                argv[t] = rswitch_cli::control::ONLY_BRIDGE.to_string();
+            }
+        }
+    }
     let req = rswitch_cli::control::Request {
         tool: rswitch_cli::control::Tool::Ofctl,
         argv,

@@ -158,6 +158,26 @@ impl Daemon {
     }
 
     fn ofctl(&mut self, req: &Request) -> Response {
+        let mut req = req.clone();
+        if let Some(slot) = req
+            .argv
+            .iter_mut()
+            .find(|a| *a == crate::control::ONLY_BRIDGE)
+        {
+            match self.db.bridges.as_slice() {
+                [only] => *slot = only.name.clone(),
+                _ => {
+                    return Response::error(
+                        format!(
+                            "rswitch-ofctl: this rswitchd has {} bridges: name one instead of the socket",
+                            self.db.bridges.len()
+                        ),
+                        1,
+                    )
+                }
+            }
+        }
+        let req = &req;
         let files: Vec<(&str, &str)> = req
             .files
             .iter()
