@@ -299,6 +299,10 @@ struct Worker {
     counters: HashMap<PortId, PortCounters>,
     flow_credits: HashMap<FlowRef, Credit>,
     last_flush: Millis,
+    /// Frames waiting to be sent, per destination, until the batch ends.
+    queues: HashMap<PortId, Vec<Packet>>,
+    /// Spare buffers swapped in for queued frames.
+    pool: Vec<Packet>,
 }
 
 impl Worker {
@@ -317,6 +321,8 @@ impl Worker {
             counters: HashMap::new(),
             flow_credits: HashMap::new(),
             last_flush: 0,
+            queues: HashMap::new(),
+            pool: Vec::new(),
         }
     }
 
@@ -430,6 +436,7 @@ impl Worker {
             for i in 0..n {
                 self.process(id, i, now);
             }
+            flush_queues(&mut self.queues, &mut self.tx, &mut self.counters, &mut self.pool);
             if n < BATCH {
                 return;
             }
@@ -474,6 +481,8 @@ impl Worker {
             tx_offloads,
             counters,
             segments,
+            queues,
+            pool,
             ..
         } = self;
         let Some(cached) = cache.get(&key) else {
@@ -488,6 +497,8 @@ impl Worker {
             tx_offloads,
             counters,
             segments,
+            queues,
+            pool,
         };
         for (j, out) in cached.outputs.iter().enumerate() {
             if j + 1 == n {
@@ -572,6 +583,8 @@ struct SendCtx<'a> {
     tx_offloads: &'a HashMap<PortId, bool>,
     counters: &'a mut HashMap<PortId, PortCounters>,
     segments: &'a mut Vec<Packet>,
+    queues: &'a mut HashMap<PortId, Vec<Packet>>,
+    pool: &'a mut Vec<Packet>,
 }
 
 impl SendCtx<'_> {
@@ -606,15 +619,43 @@ impl SendCtx<'_> {
         if !vnet_ok && pkt.vnet.needs_csum() {
             complete_checksum(pkt);
         }
-        let len = pkt.len() as u64;
-        match tx.send_batch(std::slice::from_mut(pkt)) {
-            Ok(1) => {
-                c.tx_packets += 1;
-                c.tx_bytes += len;
-            }
-            Ok(_) => c.tx_dropped += 1,
-            Err(_) => c.tx_errors += 1,
+        // Queue for one sendmmsg per destination at the end of the batch.
+        // The frame moves by swapping buffers with a spare from the pool:
+        // no copy, and no allocation once the pool has warmed up.
+        let mut spare = self.pool.pop().unwrap_or_default();
+        std::mem::swap(pkt, &mut spare);
+        self.queues.entry(dst).or_default().push(spare);
+    }
+}
+
+/// Sends every queued frame, one batch per destination, and returns the
+/// buffers to the pool.
+fn flush_queues(
+    queues: &mut HashMap<PortId, Vec<Packet>>,
+    tx: &mut HashMap<PortId, Box<dyn PortIo>>,
+    counters: &mut HashMap<PortId, PortCounters>,
+    pool: &mut Vec<Packet>,
+) {
+    for (dst, q) in queues.iter_mut() {
+        if q.is_empty() {
+            continue;
         }
+        let c = counters.entry(*dst).or_default();
+        let mut done = 0;
+        if let Some(port) = tx.get_mut(dst) {
+            while done < q.len() {
+                match port.send_batch(&mut q[done..]) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => {
+                        c.tx_packets += n as u64;
+                        c.tx_bytes += q[done..done + n].iter().map(|p| p.len() as u64).sum::<u64>();
+                        done += n;
+                    }
+                }
+            }
+        }
+        c.tx_dropped += (q.len() - done) as u64;
+        pool.append(q);
     }
 }
 
