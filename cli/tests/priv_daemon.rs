@@ -821,3 +821,99 @@ fn ofctl_target_may_be_the_daemon_socket() {
     assert_ne!(code, 0);
     assert!(err.contains("name one instead of the socket"), "{err}");
 }
+
+/// A full disk when saving: the change still applies (it is live), the
+/// command warns that it was not saved, and the previous configuration file
+/// stays whole and valid. The disk is a 64 KiB tmpfs mounted in a private
+/// mount namespace of the daemon only, so nothing on the machine fills up.
+#[test]
+fn fault_full_disk_keeps_the_old_config() {
+    require_root!();
+    if !have("unshare") || !have("nsenter") {
+        say("SKIPPED: needs unshare and nsenter (util-linux)");
+        return;
+    }
+    let sw = Netns::new("sw");
+    let dir = TempDir::new("fulldisk");
+    let small = dir.file("small");
+    std::fs::create_dir_all(&small).unwrap();
+    let db = small.join("conf.db");
+    let script = format!(
+        "mount -t tmpfs -o size=64k rswtest {small} && exec ip netns exec {ns} {bin} --rundir {run} --db {db} --log-file {run}/rswitchd.log",
+        small = small.display(),
+        ns = sw.name,
+        bin = env!("CARGO_BIN_EXE_rswitchd"),
+        run = dir.path.display(),
+        db = db.display(),
+    );
+    let child = std::process::Command::new("unshare")
+        .args(["-m", "--propagation", "private", "sh", "-c", &script])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn rswitchd");
+    /// Stops the daemon (by the pid we started) however the test ends.
+    struct Kill(std::process::Child);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            // SAFETY: signalling our own child process by its pid.
+            unsafe { libc::kill(self.0.id() as i32, libc::SIGTERM) };
+            let _ = self.0.wait();
+        }
+    }
+    let guard = Kill(child);
+    let sock = dir.file("rswitchd.sock");
+    let up = wait_until(Duration::from_secs(10), || {
+        UnixStream::connect(&sock).is_ok()
+    });
+    assert!(up, "rswitchd did not start");
+    let pid = guard.0.id().to_string();
+    let ctl = |tool: &str, args: &[&str]| {
+        let bin = if tool == "ofctl" {
+            env!("CARGO_BIN_EXE_rswitch-ofctl")
+        } else {
+            env!("CARGO_BIN_EXE_rswitch")
+        };
+        let mut a = vec!["--rundir", dir.path.to_str().unwrap()];
+        a.extend_from_slice(args);
+        run(bin, &a, Duration::from_secs(30))
+    };
+    let (_, err, code) = ctl("vsctl", &["add-br", "brx"]);
+    assert_eq!(code, 0, "{err}");
+    let read_db = || {
+        let (out, _, _) = run(
+            "nsenter",
+            &["-t", &pid, "-m", "cat", db.to_str().unwrap()],
+            Duration::from_secs(10),
+        );
+        out
+    };
+    let before = read_db();
+    assert!(
+        before.contains("\"brx\""),
+        "config saved while there is room: {before}"
+    );
+    // Far more flows than 64 KiB can hold.
+    let flows: String = (0..3000)
+        .map(|i| format!("priority={},in_port=1,actions=output:2\n", i + 1))
+        .collect();
+    let file = dir.file("many.flows");
+    std::fs::write(&file, flows).unwrap();
+    let (_, err, code) = ctl("ofctl", &["add-flows", "brx", file.to_str().unwrap()]);
+    assert_eq!(
+        code, 0,
+        "the flows apply even if they cannot be saved: {err}"
+    );
+    assert!(err.contains("not saved"), "the user is told: {err}");
+    let after = read_db();
+    assert_eq!(after, before, "the old configuration file is left whole");
+    assert!(
+        serde_json::from_str::<serde_json::Value>(&after).is_ok(),
+        "and still valid JSON"
+    );
+    let (out, _, _) = ctl("ofctl", &["dump-aggregate", "brx"]);
+    // 3000 plus the standalone bridge's NORMAL flow.
+    assert!(out.contains("flow_count=3001"), "{out}");
+    drop(guard);
+}

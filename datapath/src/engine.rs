@@ -436,7 +436,12 @@ impl Worker {
             for i in 0..n {
                 self.process(id, i, now);
             }
-            flush_queues(&mut self.queues, &mut self.tx, &mut self.counters, &mut self.pool);
+            flush_queues(
+                &mut self.queues,
+                &mut self.tx,
+                &mut self.counters,
+                &mut self.pool,
+            );
             if n < BATCH {
                 return;
             }
@@ -648,7 +653,10 @@ fn flush_queues(
                     Ok(0) | Err(_) => break,
                     Ok(n) => {
                         c.tx_packets += n as u64;
-                        c.tx_bytes += q[done..done + n].iter().map(|p| p.len() as u64).sum::<u64>();
+                        c.tx_bytes += q[done..done + n]
+                            .iter()
+                            .map(|p| p.len() as u64)
+                            .sum::<u64>();
                         done += n;
                     }
                 }
