@@ -917,3 +917,59 @@ fn fault_full_disk_keeps_the_old_config() {
     assert!(out.contains("flow_count=3001"), "{out}");
     drop(guard);
 }
+
+/// The control socket is owner-only (0600) by default; `--socket-group`
+/// widens it to a group (0660).
+#[test]
+fn socket_permissions_and_socket_group() {
+    require_root!();
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let sw = Netns::new("sw");
+    let d = Daemon::start(&sw);
+    let mode = std::fs::metadata(d.socket()).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "default socket mode");
+    drop(d);
+    let dir = TempDir::new("sockgrp");
+    let (_, err, code) = run(
+        "ip",
+        &[
+            "netns",
+            "exec",
+            &sw.name,
+            env!("CARGO_BIN_EXE_rswitchd"),
+            "--rundir",
+            dir.path.to_str().unwrap(),
+            "--detach",
+            "--socket-group",
+            "daemon",
+        ],
+        Duration::from_secs(15),
+    );
+    assert_eq!(code, 0, "{err}");
+    let meta = std::fs::metadata(dir.file("rswitchd.sock")).unwrap();
+    let pid: i32 = std::fs::read_to_string(dir.file("rswitchd.pid"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    // SAFETY: stopping the daemon this test started, by its pid.
+    unsafe { libc::kill(pid, libc::SIGTERM) };
+    let stopped = wait_until(Duration::from_secs(10), || {
+        !dir.file("rswitchd.pid").exists()
+    });
+    assert_eq!(
+        meta.permissions().mode() & 0o777,
+        0o660,
+        "group may use the socket"
+    );
+    let daemon_gid = run("getent", &["group", "daemon"], Duration::from_secs(5)).0;
+    let gid: u32 = daemon_gid
+        .split(':')
+        .nth(2)
+        .unwrap_or("1")
+        .trim()
+        .parse()
+        .unwrap_or(1);
+    assert_eq!(meta.gid(), gid, "socket belongs to the group");
+    assert!(stopped, "daemon stopped on SIGTERM");
+}

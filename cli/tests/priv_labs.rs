@@ -525,3 +525,100 @@ fn patch_ports_join_bridges() {
     let show = d.rswitch_ok(&["show"]);
     assert!(show.contains("options: {peer=patch-int}"), "{show}");
 }
+
+/// A `type=tap` port is a TAP device for a VM or a process to open: here the
+/// test itself plays the VM, opening the TAP by name (as qemu's
+/// `-netdev tap,ifname=vmtap` does), and ARPs for a host on the bridge.
+#[test]
+fn tap_port_serves_a_vm_that_opens_it() {
+    require_root!();
+    use datapath::packet::Packet;
+    use datapath::port::tap::TapPort;
+    use datapath::port::PortIo;
+    use std::time::Duration;
+    let sw = Netns::new("sw");
+    let ns1 = Netns::new("ns1");
+    let d = Daemon::start(&sw);
+    d.rswitch_ok(&["add-br", "br0"]);
+    d.rswitch_ok(&[
+        "add-port",
+        "br0",
+        "p1",
+        "--",
+        "set",
+        "Interface",
+        "p1",
+        "type=internal",
+    ]);
+    d.rswitch_ok(&[
+        "add-port",
+        "br0",
+        "vmtap",
+        "--",
+        "set",
+        "Interface",
+        "vmtap",
+        "type=tap",
+    ]);
+    sw.move_link("p1", &ns1);
+    ns1.addr_up("p1", "198.18.9.1/24");
+    let ns_path = format!("/run/netns/{}", sw.name);
+    let vm = std::thread::spawn(move || -> Result<Vec<u8>, String> {
+        let f = std::fs::File::open(&ns_path).map_err(|e| e.to_string())?;
+        use std::os::fd::AsRawFd;
+        // SAFETY: setns on an open namespace fd, for this thread only.
+        if unsafe { libc::setns(f.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
+            return Err("setns failed".into());
+        }
+        let mut tap = TapPort::attach("vmtap").map_err(|e| format!("attach: {e}"))?;
+        let vm_mac = [2u8, 0, 0, 0, 9, 0x63];
+        let mut arp = vec![0xff; 6];
+        arp.extend_from_slice(&vm_mac);
+        arp.extend_from_slice(&[0x08, 0x06, 0, 1, 0x08, 0, 6, 4, 0, 1]);
+        arp.extend_from_slice(&vm_mac);
+        arp.extend_from_slice(&[198, 18, 9, 99]);
+        arp.extend_from_slice(&[0; 6]);
+        arp.extend_from_slice(&[198, 18, 9, 1]);
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        let mut rx: Vec<Packet> = (0..8).map(|_| Packet::new()).collect();
+        let mut last_send = std::time::Instant::now() - Duration::from_secs(1);
+        while std::time::Instant::now() < deadline {
+            if last_send.elapsed() >= Duration::from_millis(500) {
+                let mut p = [Packet::from_frame(&arp)];
+                tap.send_batch(&mut p).map_err(|e| format!("send: {e}"))?;
+                last_send = std::time::Instant::now();
+            }
+            let n = tap.recv_batch(&mut rx).unwrap_or(0);
+            for p in &rx[..n] {
+                let f = p.data();
+                // An ARP reply (op 2) to our MAC.
+                if f.len() >= 42
+                    && f[..6] == vm_mac
+                    && f[12..14] == [0x08, 0x06]
+                    && f[20..22] == [0, 2]
+                {
+                    return Ok(f.to_vec());
+                }
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        Err("no ARP reply reached the VM".into())
+    });
+    let reply = vm
+        .join()
+        .expect("vm thread")
+        .expect("the VM on the tap port gets answered");
+    assert_eq!(
+        &reply[28..32],
+        &[198, 18, 9, 1],
+        "the reply comes from ns1's host"
+    );
+    let show = d.rswitch_ok(&["show"]);
+    assert!(show.contains("type: tap"), "{show}");
+    // Removing the port removes the device rswitch made.
+    d.rswitch_ok(&["del-port", "br0", "vmtap"]);
+    assert!(
+        sw.try_ip(&["link", "show", "vmtap"]).is_err(),
+        "vmtap removed with its port"
+    );
+}

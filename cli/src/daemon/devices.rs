@@ -99,6 +99,29 @@ fn mac_string(m: [u8; 6]) -> String {
         .join(":")
 }
 
+/// A `type=tap` port: a persistent TAP device for a VM or a process to open
+/// (`qemu -netdev tap,ifname=NAME,script=no`). The program owns the TAP's
+/// file descriptor; rswitch is the kernel side and talks to it with
+/// AF_PACKET, like a system port. Until the program attaches, the device
+/// has no carrier and frames sent to it are dropped by the kernel.
+pub fn open_vm_tap(name: &str) -> Result<(Box<dyn PortIo>, bool), String> {
+    if !netdev::exists(name) {
+        let opts = TapOptions {
+            multi_queue: false,
+            offloads: true,
+        };
+        let t = TapPort::create(name, opts)
+            .map_err(|e| format!("could not create tap device {name} ({e})"))?;
+        t.set_persist(true)
+            .map_err(|e| format!("{name}: cannot make persistent: {e}"))?;
+        // Dropping our descriptor leaves the (persistent) device for the VM.
+        drop(t);
+    }
+    // rswitch owns tap-type devices (also one left by an earlier run), and
+    // removes them with the port, as Open vSwitch does.
+    open_system(name).map(|io| (io, true))
+}
+
 /// Re-attaches an existing persistent TAP by name: here, or in a named
 /// network namespace (`ip netns`) where a lab moved it — there only when
 /// its MAC is the one we recorded, because other switches' devices (two

@@ -417,8 +417,12 @@ impl Daemon {
                 );
                 Ok(None)
             }
-            InterfaceType::Internal | InterfaceType::Tap => {
+            InterfaceType::Internal => {
                 devices::open_tap(name, iface.mac_in_use.as_deref()).map(Some)
+            }
+            InterfaceType::Tap => {
+                r.ifindex = None;
+                devices::open_vm_tap(name).map(Some)
             }
             _ => {
                 r.ifindex = devices::ifindex(name);
@@ -506,9 +510,8 @@ impl Daemon {
                 continue;
             }
             let io = match r.kind {
-                InterfaceType::Internal | InterfaceType::Tap => {
-                    devices::attach_tap(&n, r.mac.as_deref())
-                }
+                InterfaceType::Internal => devices::attach_tap(&n, r.mac.as_deref()),
+                InterfaceType::Tap => devices::open_vm_tap(&n).map(|(io, _)| io),
                 _ => devices::open_system(&n),
             };
             if let Ok(io) = io {
