@@ -716,10 +716,14 @@ impl Switch {
                     .map(|x| x.name.clone())
                     .unwrap_or_else(|| p.to_string())
             };
-            if matches!(
-                res.learned,
-                crate::normal::LearnResult::Learned | crate::normal::LearnResult::Moved { .. }
-            ) {
+            // Without side effects the learning happened in a scratch copy:
+            // like OVS, say nothing about it.
+            if ctx.opts.side_effects
+                && matches!(
+                    res.learned,
+                    crate::normal::LearnResult::Learned | crate::normal::LearnResult::Moved { .. }
+                )
+            {
                 ctx.note(
                     depth + 1,
                     format!(
