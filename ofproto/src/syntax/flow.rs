@@ -306,7 +306,10 @@ pub fn parse_flow_mod_with(
                     fm.cookie_mask = str_to_u64(m).map_err(|e| ParseError::near(e, token))?;
                 } else {
                     if !command.has_actions() {
-                        return err_near("cannot set cookie", token);
+                        return err_near(
+                            "cannot set cookie (to match on a cookie, specify a mask, e.g. cookie=0x5/-1)",
+                            token,
+                        );
                     }
                     fm.new_cookie =
                         Some(str_to_u64(value).map_err(|e| ParseError::near(e, token))?);
