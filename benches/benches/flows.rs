@@ -5,7 +5,7 @@ use criterion::{criterion_group, criterion_main, Criterion};
 use ofproto::key::FlowKey;
 use ofproto::pipeline::{Bridge, FailMode, RunOptions, Switch};
 use ofproto::port::{PortInfo, VlanConfig};
-use ofproto::syntax::dump::{format_flow_line, FlowLine, LineStyle};
+use ofproto::syntax::dump::{format_installed, LineStyle};
 use ofproto::syntax::flow::{parse_flows_file, FlowModCommand};
 use ofproto::table::FlowTables;
 use ofproto::trace::parse_packet;
@@ -30,24 +30,10 @@ fn parse_insert(c: &mut Criterion) {
         b.iter(|| {
             let mut out = String::with_capacity(100_000 * 160);
             for f in t.flows() {
-                let m = t.rule_match(f.table, f.id).unwrap();
-                let line = FlowLine {
-                    table: f.table,
-                    cookie: f.flow.cookie,
-                    priority: f.priority,
-                    matched: &m,
-                    actions: &f.flow.actions,
-                    idle_timeout: f.flow.idle_timeout,
-                    hard_timeout: f.flow.hard_timeout,
-                    n_packets: f.flow.n_packets,
-                    n_bytes: f.flow.n_bytes,
-                    created: f.flow.created,
-                    modified: f.flow.modified,
-                    used: f.flow.used,
-                };
                 out.push(' ');
-                out.push_str(&format_flow_line(
-                    &line,
+                out.push_str(&format_installed(
+                    &t,
+                    &f,
                     5_000,
                     LineStyle {
                         stats: true,

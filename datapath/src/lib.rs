@@ -8,4 +8,5 @@ pub mod offload;
 pub mod packet;
 pub mod port;
 pub mod rewrite;
+pub mod tunnel;
 pub mod wire;

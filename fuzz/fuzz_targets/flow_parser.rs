@@ -19,20 +19,7 @@ const COMMANDS: [FlowModCommand; 5] = [
 ];
 
 fn print(fm: &FlowMod, ports: &PortMap) -> String {
-    let line = FlowLine {
-        table: fm.table.unwrap_or(0),
-        cookie: fm.new_cookie.unwrap_or(0),
-        priority: fm.priority,
-        matched: &fm.matched,
-        actions: &fm.actions,
-        idle_timeout: fm.idle_timeout,
-        hard_timeout: fm.hard_timeout,
-        n_packets: 0,
-        n_bytes: 0,
-        created: 0,
-        modified: 0,
-        used: 0,
-    };
+    let line = FlowLine::of_flow_mod(&fm);
     let _ = format_match(&fm.matched, fm.priority, Some(ports));
     let _ = format_actions(&fm.actions, Some(ports));
     format_flow_line(

@@ -601,21 +601,6 @@ impl Switch {
                     ctx.verdict.side_effects = true;
                     let lf = l.execute(&ctx.key);
                     if ctx.opts.trace {
-                        let line = crate::syntax::dump::FlowLine {
-                            table: lf.table,
-                            cookie: lf.cookie,
-                            priority: lf.priority,
-                            matched: &lf.matched,
-                            actions: &lf.actions,
-                            idle_timeout: 0,
-                            hard_timeout: 0,
-                            n_packets: 0,
-                            n_bytes: 0,
-                            created: 0,
-                            modified: 0,
-                            used: 0,
-                        };
-                        let _ = line;
                         let mut text = format!(
                             "-> table={} {} priority={}",
                             lf.table,

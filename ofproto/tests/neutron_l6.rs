@@ -6,7 +6,7 @@
 use ofproto::key::{self, FlowKey};
 use ofproto::pipeline::{Bridge, FailMode, RunOptions, Switch, VlanChange};
 use ofproto::port::{PortInfo, VlanConfig};
-use ofproto::syntax::dump::{format_flow_line, FlowLine, LineStyle};
+use ofproto::syntax::dump::{format_installed, LineStyle};
 use ofproto::syntax::flow::{parse_flows_file, FlowModCommand};
 use ofproto::trace::{parse_packet, trace};
 
@@ -54,27 +54,7 @@ fn table20(sw: &Switch) -> Vec<String> {
         .flows()
         .iter()
         .filter(|f| f.table == 20)
-        .map(|f| {
-            let m = tun.tables.rule_match(f.table, f.id).unwrap();
-            format_flow_line(
-                &FlowLine {
-                    table: f.table,
-                    cookie: f.flow.cookie,
-                    priority: f.priority,
-                    matched: &m,
-                    actions: &f.flow.actions,
-                    idle_timeout: f.flow.idle_timeout,
-                    hard_timeout: f.flow.hard_timeout,
-                    n_packets: f.flow.n_packets,
-                    n_bytes: f.flow.n_bytes,
-                    created: f.flow.created,
-                    modified: f.flow.modified,
-                    used: f.flow.used,
-                },
-                5_000,
-                LineStyle::default(),
-            )
-        })
+        .map(|f| format_installed(&tun.tables, f, 5_000, LineStyle::default()))
         .collect()
 }
 

@@ -34,18 +34,9 @@ fn ports() -> PortMap {
 
 fn print(fm: &FlowMod, ports: &PortMap) -> String {
     let line = FlowLine {
-        table: fm.table.unwrap_or(0),
-        cookie: fm.new_cookie.unwrap_or(0),
-        priority: fm.priority,
-        matched: &fm.matched,
-        actions: &fm.actions,
-        idle_timeout: fm.idle_timeout,
-        hard_timeout: fm.hard_timeout,
         n_packets: 1,
         n_bytes: 2,
-        created: 0,
-        modified: 0,
-        used: 0,
+        ..FlowLine::of_flow_mod(fm)
     };
     format_flow_line(
         &line,

@@ -260,18 +260,10 @@ fn action() -> impl Strategy<Value = Action> {
 
 fn line(fm: &FlowMod, stats: bool) -> String {
     let l = FlowLine {
-        table: fm.table.unwrap_or(0),
-        cookie: fm.new_cookie.unwrap_or(0),
-        priority: fm.priority,
-        matched: &fm.matched,
-        actions: &fm.actions,
-        idle_timeout: fm.idle_timeout,
-        hard_timeout: fm.hard_timeout,
         n_packets: 3,
         n_bytes: 180,
-        created: 0,
-        modified: 0,
         used: 500,
+        ..FlowLine::of_flow_mod(fm)
     };
     format_flow_line(
         &l,

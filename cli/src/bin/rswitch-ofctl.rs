@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use ofproto::pipeline::{Bridge, FailMode, Switch};
 use ofproto::port::PortInfo;
-use ofproto::syntax::dump::{format_flow_line, FlowLine, LineStyle};
+use ofproto::syntax::dump::{format_installed, LineStyle};
 use ofproto::syntax::flow::{parse_flows_file, FlowModCommand};
 use ofproto::trace::{parse_packet, trace};
 
@@ -80,22 +80,10 @@ fn bridge_from(file: &str, ports: &[String]) -> Result<Bridge, String> {
 
 fn print_flows(b: &Bridge) {
     for f in b.tables.flows() {
-        let m = b.tables.rule_match(f.table, f.id).expect("live flow");
-        let line = FlowLine {
-            table: f.table,
-            cookie: f.flow.cookie,
-            priority: f.priority,
-            matched: &m,
-            actions: &f.flow.actions,
-            idle_timeout: f.flow.idle_timeout,
-            hard_timeout: f.flow.hard_timeout,
-            n_packets: f.flow.n_packets,
-            n_bytes: f.flow.n_bytes,
-            created: f.flow.created,
-            modified: f.flow.modified,
-            used: f.flow.used,
-        };
-        println!(" {}", format_flow_line(&line, 0, LineStyle::default()));
+        println!(
+            " {}",
+            format_installed(&b.tables, &f, 0, LineStyle::default())
+        );
     }
 }
 
@@ -156,22 +144,10 @@ fn demo() -> Result<(), String> {
 
 fn print_table(b: &Bridge, table: u8) {
     for f in b.tables.flows().into_iter().filter(|f| f.table == table) {
-        let m = b.tables.rule_match(f.table, f.id).expect("live flow");
-        let line = FlowLine {
-            table: f.table,
-            cookie: f.flow.cookie,
-            priority: f.priority,
-            matched: &m,
-            actions: &f.flow.actions,
-            idle_timeout: f.flow.idle_timeout,
-            hard_timeout: f.flow.hard_timeout,
-            n_packets: f.flow.n_packets,
-            n_bytes: f.flow.n_bytes,
-            created: f.flow.created,
-            modified: f.flow.modified,
-            used: f.flow.used,
-        };
-        println!(" {}", format_flow_line(&line, 1_000, LineStyle::default()));
+        println!(
+            " {}",
+            format_installed(&b.tables, &f, 1_000, LineStyle::default())
+        );
     }
 }
 

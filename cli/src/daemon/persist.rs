@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::Path;
 
-use ofproto::syntax::dump::{format_flow_line, FlowLine, LineStyle};
+use ofproto::syntax::dump::{format_installed, LineStyle};
 use ofproto::table::FlowTables;
 use serde::{Deserialize, Serialize};
 
@@ -30,24 +30,9 @@ pub fn permanent_flows(t: &FlowTables) -> Vec<String> {
         .into_iter()
         .filter(|f| f.flow.idle_timeout == 0 && f.flow.hard_timeout == 0)
         .map(|f| {
-            let m = t.rule_match(f.table, f.id).expect("live flow");
-            let line = FlowLine {
-                table: f.table,
-                cookie: f.flow.cookie,
-                priority: f.priority,
-                matched: &m,
-                actions: &f.flow.actions,
-                idle_timeout: 0,
-                hard_timeout: 0,
-                n_packets: 0,
-                n_bytes: 0,
-                created: 0,
-                modified: 0,
-                used: 0,
-            };
-            // Priority must be explicit: OVS omits 32768, which add-flows
-            // reads back as the same default.
-            format_flow_line(&line, 0, LineStyle::default())
+            // Counters and ages are not configuration; the text is what
+            // add-flows reads back.
+            format_installed(t, &f, 0, LineStyle::default())
         })
         .collect()
 }

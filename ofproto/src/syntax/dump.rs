@@ -5,6 +5,8 @@ use super::matches::format_match;
 use super::PortMap;
 use crate::action::Action;
 use crate::flow_match::Match;
+use crate::syntax::flow::FlowMod;
+use crate::table::{Flow, FlowRef, FlowTables};
 use crate::Millis;
 
 /// Everything a dump line shows about a flow.
@@ -22,6 +24,57 @@ pub struct FlowLine<'a> {
     pub created: Millis,
     pub modified: Millis,
     pub used: Millis,
+}
+
+impl<'a> FlowLine<'a> {
+    /// The line of an installed flow; `matched` comes from
+    /// [`FlowTables::rule_match`] (the classifier keeps matches compactly).
+    pub fn installed(table: u8, priority: u16, matched: &'a Match, flow: &'a Flow) -> FlowLine<'a> {
+        FlowLine {
+            table,
+            cookie: flow.cookie,
+            priority,
+            matched,
+            actions: &flow.actions,
+            idle_timeout: flow.idle_timeout,
+            hard_timeout: flow.hard_timeout,
+            n_packets: flow.n_packets,
+            n_bytes: flow.n_bytes,
+            created: flow.created,
+            modified: flow.modified,
+            used: flow.used,
+        }
+    }
+
+    /// The line a flow_mod would install (no statistics yet).
+    pub fn of_flow_mod(fm: &'a FlowMod) -> FlowLine<'a> {
+        FlowLine {
+            table: fm.table.unwrap_or(0),
+            cookie: fm.new_cookie.unwrap_or(0),
+            priority: fm.priority,
+            matched: &fm.matched,
+            actions: &fm.actions,
+            idle_timeout: fm.idle_timeout,
+            hard_timeout: fm.hard_timeout,
+            n_packets: 0,
+            n_bytes: 0,
+            created: 0,
+            modified: 0,
+            used: 0,
+        }
+    }
+}
+
+/// Formats one installed flow of `tables` as a dump line.
+pub fn format_installed(tables: &FlowTables, f: &FlowRef, now: Millis, style: LineStyle) -> String {
+    let m = tables
+        .rule_match(f.table, f.id)
+        .expect("a FlowRef names a live flow");
+    format_flow_line(
+        &FlowLine::installed(f.table, f.priority, &m, f.flow),
+        now,
+        style,
+    )
 }
 
 /// Which columns a dump shows.
