@@ -448,14 +448,22 @@ impl Worker {
         }
     }
 
-    fn process(&mut self, in_id: PortId, i: usize, now: Millis) {
+    fn process(&mut self, rx_id: PortId, i: usize, now: Millis) {
         let len = self.batch[i].len() as u64;
+        // A backend serving several ports (tunnels) says which one.
+        let in_id = self.batch[i].in_port_override.unwrap_or(rx_id);
         {
             let c = self.counters.entry(in_id).or_default();
             c.rx_packets += 1;
             c.rx_bytes += len;
         }
         let mut key = FlowKey::ZERO;
+        if let Some(t) = self.batch[i].tunnel {
+            // extract_key keeps the tunnel fields.
+            key.set(ofproto::key::TUN_ID, t.id as u128);
+            key.set(ofproto::key::TUN_SRC, u32::from(t.src) as u128);
+            key.set(ofproto::key::TUN_DST, u32::from(t.dst) as u128);
+        }
         if extract_key(self.batch[i].data(), in_id.1, &mut key).is_err() {
             self.counters.entry(in_id).or_default().rx_errors += 1;
             return;
@@ -599,6 +607,18 @@ impl SendCtx<'_> {
             self.counters.entry(dst).or_default().tx_errors += 1;
             return;
         }
+        // The rewrite step ignores tunnel fields: hand the pipeline's
+        // tun_id / tun_dst to the port (only tunnel ports read them).
+        let (tun_id, tun_src, tun_dst) = (
+            out.key.get(ofproto::key::TUN_ID) as u64,
+            out.key.get(ofproto::key::TUN_SRC) as u32,
+            out.key.get(ofproto::key::TUN_DST) as u32,
+        );
+        pkt.tunnel = Some(crate::packet::TunnelTag {
+            id: tun_id,
+            src: tun_src.into(),
+            dst: tun_dst.into(),
+        });
         let vnet_ok = self.tx_offloads.get(&dst).copied().unwrap_or(false);
         let c = self.counters.entry(dst).or_default();
         let Some(tx) = self.tx.get_mut(&dst) else {

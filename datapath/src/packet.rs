@@ -2,6 +2,8 @@
 //! tunnel header can be pushed without copying) and its virtio-net header,
 //! which says whether the frame is a GSO super-frame or has a partial checksum.
 
+use std::net::Ipv4Addr;
+
 /// Bytes reserved in front of every frame for pushes (VLAN 4 + outer
 /// Ethernet/IPv4/UDP/VXLAN 50 = 54; rounded up).
 pub const HEADROOM: usize = 128;
@@ -65,6 +67,19 @@ impl VnetHdr {
     }
 }
 
+/// Tunnel metadata of a frame: where a decapsulated frame came from, or
+/// (on the way out to a tunnel port) the tunnel id and remote the pipeline
+/// chose.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TunnelTag {
+    /// VNI or GRE key.
+    pub id: u64,
+    /// Outer source (the remote endpoint, on receive).
+    pub src: Ipv4Addr,
+    /// Outer destination (our address on receive; the remote on send).
+    pub dst: Ipv4Addr,
+}
+
 /// One frame. `data()` is the Ethernet frame; bytes before `start` are headroom.
 pub struct Packet {
     buf: Box<[u8]>,
@@ -72,6 +87,11 @@ pub struct Packet {
     len: usize,
     /// Offload state of the frame (none for plain frames).
     pub vnet: VnetHdr,
+    /// Tunnel metadata (decapsulated frames; frames bound for a tunnel).
+    pub tunnel: Option<TunnelTag>,
+    /// The port the frame really arrived on, when the backend that
+    /// received it serves several ports (tunnel ports sharing one socket).
+    pub in_port_override: Option<(usize, u32)>,
 }
 
 impl Default for Packet {
@@ -89,6 +109,8 @@ impl Packet {
             start: HEADROOM,
             len: 0,
             vnet: VnetHdr::default(),
+            tunnel: None,
+            in_port_override: None,
         }
     }
 
@@ -105,6 +127,8 @@ impl Packet {
         self.len = n;
         self.buf[HEADROOM..HEADROOM + n].copy_from_slice(&frame[..n]);
         self.vnet = VnetHdr::default();
+        self.tunnel = None;
+        self.in_port_override = None;
     }
 
     pub fn data(&self) -> &[u8] {
@@ -127,6 +151,8 @@ impl Packet {
     /// to fill; then call [`Packet::set_len`].
     pub fn rx_area(&mut self) -> &mut [u8] {
         self.start = HEADROOM;
+        self.tunnel = None;
+        self.in_port_override = None;
         &mut self.buf[HEADROOM..]
     }
 

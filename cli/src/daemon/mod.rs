@@ -6,10 +6,14 @@ pub mod devices;
 pub mod persist;
 
 use std::collections::{BTreeMap, HashMap};
+use std::net::Ipv4Addr;
 use std::path::PathBuf;
+use std::sync::Weak;
 
 use datapath::engine::{Engine, PortCounters};
+use datapath::port::tunnel_port::{Endpoint, SharedHub, TunnelConfig, TunnelHub};
 use datapath::port::PortIo;
+use datapath::tunnel::{Tos, TunnelKind, TunnelOptions, VXLAN_PORT};
 use ofproto::pipeline::{Bridge as OfBridge, FailMode as OfFailMode};
 use ofproto::port::{PortInfo, VlanConfig, VlanMode as OfVlanMode, OFPP_LOCAL};
 use ofproto::Millis;
@@ -40,7 +44,12 @@ struct Running {
     /// Interface index at open (system ports): a device deleted and
     /// re-created under the same name gets a new one.
     ifindex: Option<u32>,
+    /// Options the port was opened with (tunnels: a change re-opens it).
+    options: BTreeMap<String, String>,
 }
+
+/// Which endpoint a tunnel port uses: tunnel ports agreeing on these share it.
+type HubKey = (TunnelKind, Option<Ipv4Addr>, u16);
 
 /// Everything rswitchd owns.
 pub struct Daemon {
@@ -50,6 +59,8 @@ pub struct Daemon {
     bridges: HashMap<String, usize>,
     free_slots: Vec<usize>,
     running: BTreeMap<String, Running>,
+    /// Tunnel endpoints, alive while a tunnel port uses them.
+    hubs: HashMap<HubKey, Weak<std::sync::Mutex<TunnelHub>>>,
     pub db_path: PathBuf,
 }
 
@@ -88,6 +99,7 @@ impl Daemon {
             bridges: HashMap::new(),
             free_slots: Vec::new(),
             running: BTreeMap::new(),
+            hubs: HashMap::new(),
             db_path,
         };
         d.apply_db(db);
@@ -258,7 +270,12 @@ impl Daemon {
             .iter()
             .filter(|(n, r)| match wanted.get(*n) {
                 None => true,
-                Some((b, ofp, kind, _)) => *b != r.bridge || *ofp != r.ofport || *kind != r.kind,
+                Some((b, ofp, kind, p)) => {
+                    *b != r.bridge
+                        || *ofp != r.ofport
+                        || *kind != r.kind
+                        || (r.kind.is_tunnel() && p.interface.options != r.options)
+                }
             })
             .map(|(n, _)| n.clone())
             .collect();
@@ -334,7 +351,8 @@ impl Daemon {
                         LinkState::Down
                     });
                     p.interface.link_state = Some(
-                        if r.attached && st.as_ref().is_some_and(|s| s.oper_up)
+                        if r.attached
+                            && (st.as_ref().is_some_and(|s| s.oper_up) || r.kind.is_tunnel())
                             || r.kind == InterfaceType::Patch
                         {
                             LinkState::Up
@@ -407,16 +425,13 @@ impl Daemon {
             peer: None,
             mac: iface.mac_in_use.clone(),
             ifindex: None,
+            options: iface.options.clone(),
         };
         let io: Result<Option<OpenedPort>, String> = match kind {
             InterfaceType::Patch => Ok(None),
-            InterfaceType::Vxlan | InterfaceType::Gre => {
-                r.error = Some(
-                    "tunnel ports are configured but do not carry traffic yet (next release)"
-                        .into(),
-                );
-                Ok(None)
-            }
+            InterfaceType::Vxlan | InterfaceType::Gre => self
+                .open_tunnel(kind, (idx, ofport), &iface.options)
+                .map(|io| Some((io, false))),
             InterfaceType::Internal => {
                 devices::open_tap(name, iface.mac_in_use.as_deref()).map(Some)
             }
@@ -447,6 +462,37 @@ impl Daemon {
             tracing::warn!("port {name}: {e}");
         }
         self.running.insert(name.to_string(), r);
+    }
+
+    /// Opens a tunnel port on the (possibly shared) endpoint its options
+    /// name.
+    fn open_tunnel(
+        &mut self,
+        kind: InterfaceType,
+        id: (usize, u32),
+        options: &BTreeMap<String, String>,
+    ) -> Result<Box<dyn PortIo>, String> {
+        let tk = if kind == InterfaceType::Gre {
+            TunnelKind::Gre
+        } else {
+            TunnelKind::Vxlan
+        };
+        let (local, dst_port, cfg) = tunnel_config(tk, id, options)?;
+        let key = (tk, local, dst_port);
+        let hub: SharedHub = match self.hubs.get(&key).and_then(Weak::upgrade) {
+            Some(h) => h,
+            None => {
+                let ep = Endpoint::open(tk, local, dst_port)
+                    .map_err(|e| format!("cannot open the tunnel endpoint: {e}"))?;
+                let h = TunnelHub::new(ep);
+                self.hubs.retain(|_, w| w.strong_count() > 0);
+                self.hubs.insert(key, std::sync::Arc::downgrade(&h));
+                h
+            }
+        };
+        TunnelHub::attach(&hub, cfg)
+            .map(|p| Box::new(p) as Box<dyn PortIo>)
+            .map_err(|e| format!("cannot attach to the tunnel endpoint: {e}"))
     }
 
     fn remove_port(&mut self, name: &str) {
@@ -580,8 +626,9 @@ impl View<'_> {
                 ps.admin_up = s.admin_up;
                 ps.link_up = s.oper_up && r.attached;
             } else {
-                ps.admin_up = r.kind == InterfaceType::Patch;
-                ps.link_up = r.kind == InterfaceType::Patch;
+                let virt = r.kind == InterfaceType::Patch || r.kind.is_tunnel() && r.attached;
+                ps.admin_up = virt;
+                ps.link_up = virt;
             }
             ps.ifname = Some(name.clone());
             status.insert((idx, r.ofport), ps);
@@ -603,4 +650,102 @@ impl SwitchView for Snapshot {
             .cloned()
             .unwrap_or_default()
     }
+}
+
+/// Parses a tunnel interface's options: the endpoint's local address and
+/// UDP port, and the port's configuration. `remote_ip` is required (an
+/// address or `flow`); `key` sets both `in_key` and `out_key` (a number or
+/// `flow`, default 0).
+fn tunnel_config(
+    kind: TunnelKind,
+    id: (usize, u32),
+    o: &BTreeMap<String, String>,
+) -> Result<(Option<Ipv4Addr>, u16, TunnelConfig), String> {
+    let ip = |name: &str, v: &str| -> Result<Option<Ipv4Addr>, String> {
+        if v == "flow" {
+            return Ok(None);
+        }
+        v.parse::<Ipv4Addr>()
+            .map(Some)
+            .map_err(|_| format!("options:{name}: {v:?} is not an IPv4 address or flow"))
+    };
+    let remote = match o.get("remote_ip") {
+        None => return Err("tunnel port needs options:remote_ip".into()),
+        Some(v) => ip("remote_ip", v)?,
+    };
+    let local = match o.get("local_ip") {
+        None => None,
+        Some(v) => ip("local_ip", v)?,
+    };
+    let tun_key = |name: &str| -> Result<Option<Option<u64>>, String> {
+        let Some(v) = o.get(name) else {
+            return Ok(None);
+        };
+        if v == "flow" {
+            return Ok(Some(None));
+        }
+        let n = match v.strip_prefix("0x") {
+            Some(h) => u64::from_str_radix(h, 16),
+            None => v.parse::<u64>(),
+        }
+        .map_err(|_| format!("options:{name}: {v:?} is not a number or flow"))?;
+        let max = if kind == TunnelKind::Vxlan {
+            0x00ff_ffff
+        } else {
+            u32::MAX as u64
+        };
+        if n > max {
+            return Err(format!("options:{name}: {n} is too large for this tunnel"));
+        }
+        Ok(Some(Some(n)))
+    };
+    let key = tun_key("key")?.unwrap_or(Some(0));
+    let in_key = tun_key("in_key")?.unwrap_or(key);
+    let out_key = tun_key("out_key")?.unwrap_or(key);
+    let flag = |name: &str, default: bool| -> Result<bool, String> {
+        match o.get(name).map(|s| s.as_str()) {
+            None => Ok(default),
+            Some("true") => Ok(true),
+            Some("false") => Ok(false),
+            Some(v) => Err(format!("options:{name}: {v:?} is not true or false")),
+        }
+    };
+    let num = |name: &str, default: u16, max: u16| -> Result<u16, String> {
+        match o.get(name) {
+            None => Ok(default),
+            Some(v) => v
+                .parse::<u16>()
+                .ok()
+                .filter(|n| *n <= max)
+                .ok_or_else(|| format!("options:{name}: {v:?} is not a number up to {max}")),
+        }
+    };
+    let mut opts = TunnelOptions {
+        ttl: num("ttl", 64, 255)? as u8,
+        df: flag("df_default", true)?,
+        csum: flag("csum", false)?,
+        dst_port: num("dst_port", VXLAN_PORT, u16::MAX)?,
+        ..TunnelOptions::default()
+    };
+    opts.tos = match o.get("tos").map(|s| s.as_str()) {
+        None => Tos::Fixed(0),
+        Some("inherit") => Tos::Inherit,
+        Some(_) => Tos::Fixed(num("tos", 0, 255)? as u8),
+    };
+    let dst_port = if kind == TunnelKind::Vxlan {
+        opts.dst_port
+    } else {
+        0
+    };
+    Ok((
+        local,
+        dst_port,
+        TunnelConfig {
+            id,
+            remote,
+            in_key,
+            out_key,
+            opts,
+        },
+    ))
 }

@@ -203,6 +203,11 @@ impl InterfaceType {
     pub fn is_system(self) -> bool {
         matches!(self, InterfaceType::Default | InterfaceType::System)
     }
+
+    /// VXLAN or GRE.
+    pub fn is_tunnel(self) -> bool {
+        matches!(self, InterfaceType::Vxlan | InterfaceType::Gre)
+    }
 }
 
 /// `admin_state` / `link_state` runtime status.

@@ -11,6 +11,7 @@ pub mod afpacket;
 pub mod memory;
 pub mod netdev;
 pub mod tap;
+pub mod tunnel_port;
 
 /// What a backend can carry.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

@@ -1,0 +1,300 @@
+//! Tunnel ports (VXLAN, GRE): OpenFlow ports whose frames travel
+//! encapsulated through a [`VxlanEndpoint`] or [`GreEndpoint`].
+//!
+//! Every tunnel port with the same (kind, local address, UDP port) shares
+//! one endpoint (one set of sockets), held in a [`TunnelHub`] behind a
+//! mutex. First version: receiving and sending through a hub serialise on
+//! that mutex, which is acceptable because tunnels are a slower path than
+//! the AF_PACKET/TAP ports (and the lock is held for one batch at a time).
+//!
+//! Any receiving handle of a hub reads the shared socket and demultiplexes
+//! each frame to the tunnel port whose `remote_ip` is the outer source (or
+//! whose `remote_ip` is `flow`) and whose input key matches, marking the
+//! frame with [`Packet::in_port_override`] and [`Packet::tunnel`]; frames
+//! matching no port are counted ([`TunnelHub::unmatched`]) and dropped.
+
+use std::io;
+use std::net::Ipv4Addr;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use crate::engine::PortId;
+use crate::packet::{Packet, TunnelTag};
+use crate::port::{Offloads, PortIo};
+use crate::tunnel::{
+    GreEndpoint, SendError, TunnelKind, TunnelMeta, TunnelOptions, TunnelStats, VxlanEndpoint,
+};
+
+/// The socket side of a hub.
+pub enum Endpoint {
+    Vxlan(VxlanEndpoint),
+    Gre(GreEndpoint),
+}
+
+impl Endpoint {
+    /// Opens an endpoint of `kind` on `local` (any when `None`); `dst_port`
+    /// is VXLAN's UDP port.
+    pub fn open(kind: TunnelKind, local: Option<Ipv4Addr>, dst_port: u16) -> io::Result<Endpoint> {
+        Ok(match kind {
+            TunnelKind::Vxlan => Endpoint::Vxlan(VxlanEndpoint::bind(local, dst_port)?),
+            TunnelKind::Gre => Endpoint::Gre(GreEndpoint::open(local)?),
+        })
+    }
+
+    fn raw_fd(&self) -> RawFd {
+        match self {
+            Endpoint::Vxlan(e) => e.raw_fd(),
+            Endpoint::Gre(e) => e.raw_fd(),
+        }
+    }
+
+    fn recv_batch(&mut self, pkts: &mut [Packet], meta: &mut [TunnelMeta]) -> io::Result<usize> {
+        match self {
+            Endpoint::Vxlan(e) => e.recv_batch(pkts, meta),
+            Endpoint::Gre(e) => e.recv_batch(pkts, meta),
+        }
+    }
+
+    fn send(
+        &mut self,
+        pkt: &mut Packet,
+        remote: Ipv4Addr,
+        tun_id: u64,
+        opts: &TunnelOptions,
+    ) -> Result<(), SendError> {
+        match self {
+            Endpoint::Vxlan(e) => e.send(pkt, remote, tun_id, opts),
+            Endpoint::Gre(e) => e.send(pkt, remote, tun_id, opts),
+        }
+    }
+
+    pub fn stats(&self) -> TunnelStats {
+        match self {
+            Endpoint::Vxlan(e) => e.stats(),
+            Endpoint::Gre(e) => e.stats(),
+        }
+    }
+}
+
+/// One tunnel port's configuration.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TunnelConfig {
+    /// The OpenFlow port.
+    pub id: PortId,
+    /// Remote endpoint; `None` for `remote_ip=flow` (any source on
+    /// receive, the pipeline's `tun_dst` on send).
+    pub remote: Option<Ipv4Addr>,
+    /// Tunnel id accepted on receive; `None` for `flow` (any).
+    pub in_key: Option<u64>,
+    /// Tunnel id sent; `None` for `flow` (the pipeline's `tun_id`).
+    pub out_key: Option<u64>,
+    /// Outer header options.
+    pub opts: TunnelOptions,
+}
+
+/// An endpoint and the tunnel ports it serves.
+pub struct TunnelHub {
+    ep: Endpoint,
+    /// (attachment serial, config) of the ports attached.
+    ports: Vec<(u64, TunnelConfig)>,
+    next_serial: u64,
+    meta: Vec<TunnelMeta>,
+    /// Received frames that matched no tunnel port (dropped).
+    pub unmatched: u64,
+    /// Frames that could not be encapsulated or sent (dropped).
+    pub send_failures: u64,
+    last_log: Option<Instant>,
+}
+
+/// A hub shared by its ports.
+pub type SharedHub = Arc<Mutex<TunnelHub>>;
+
+fn lock(h: &SharedHub) -> MutexGuard<'_, TunnelHub> {
+    h.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl TunnelHub {
+    pub fn new(ep: Endpoint) -> SharedHub {
+        Arc::new(Mutex::new(TunnelHub {
+            ep,
+            ports: Vec::new(),
+            next_serial: 0,
+            meta: vec![TunnelMeta::default(); crate::engine::BATCH],
+            unmatched: 0,
+            send_failures: 0,
+            last_log: None,
+        }))
+    }
+
+    pub fn stats(&self) -> TunnelStats {
+        self.ep.stats()
+    }
+
+    /// Attaches a port to `hub`: the returned handle receives (for every
+    /// port of the hub) and sends for `cfg`'s port.
+    pub fn attach(hub: &SharedHub, cfg: TunnelConfig) -> io::Result<TunnelPort> {
+        let mut h = lock(hub);
+        // A descriptor of our own, so that several ports of one hub can be
+        // registered with the same poller.
+        let fd = dup_fd(h.ep.raw_fd())?;
+        let serial = h.next_serial;
+        h.next_serial += 1;
+        h.ports.push((serial, cfg));
+        drop(h);
+        Ok(TunnelPort {
+            hub: hub.clone(),
+            cfg,
+            rx: Some((serial, fd)),
+            failed_tail: 0,
+        })
+    }
+
+    /// The port a frame from `m` belongs to: an exact remote first, then
+    /// `remote_ip=flow`.
+    fn demux(&self, m: &TunnelMeta) -> Option<PortId> {
+        let key_ok = |c: &TunnelConfig| c.in_key.is_none_or(|k| k == m.tun_id);
+        self.ports
+            .iter()
+            .find(|(_, c)| c.remote == Some(m.src) && key_ok(c))
+            .or_else(|| {
+                self.ports
+                    .iter()
+                    .find(|(_, c)| c.remote.is_none() && key_ok(c))
+            })
+            .map(|(_, c)| c.id)
+    }
+
+    fn log_failure(&mut self, what: &str) {
+        let now = Instant::now();
+        if self
+            .last_log
+            .is_none_or(|t| now.duration_since(t) >= Duration::from_secs(10))
+        {
+            self.last_log = Some(now);
+            eprintln!(
+                "rswitch tunnel: {what} ({} send failures so far)",
+                self.send_failures
+            );
+        }
+    }
+}
+
+fn dup_fd(fd: RawFd) -> io::Result<OwnedFd> {
+    // SAFETY: `fd` is a live descriptor owned by the hub for this call.
+    let b = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
+    b.try_clone_to_owned()
+}
+
+/// One tunnel port's handle on its hub.
+pub struct TunnelPort {
+    hub: SharedHub,
+    cfg: TunnelConfig,
+    /// Receiving handles: the attachment serial (detached on drop) and a
+    /// duplicate of the endpoint's descriptor to poll.
+    rx: Option<(u64, OwnedFd)>,
+    /// Frames of the last send that failed (left at the end of its slice).
+    failed_tail: usize,
+}
+
+impl Drop for TunnelPort {
+    fn drop(&mut self) {
+        if let Some((serial, _)) = self.rx {
+            lock(&self.hub).ports.retain(|(s, _)| *s != serial);
+        }
+    }
+}
+
+impl PortIo for TunnelPort {
+    fn recv_batch(&mut self, pkts: &mut [Packet]) -> io::Result<usize> {
+        let mut h = lock(&self.hub);
+        let h = &mut *h;
+        let mut out = 0;
+        // Read until the socket is empty or `pkts` full: polling is
+        // edge-triggered, and dropped frames must not hide pending ones.
+        while out < pkts.len() {
+            let want = (pkts.len() - out).min(h.meta.len());
+            let n =
+                h.ep.recv_batch(&mut pkts[out..out + want], &mut h.meta[..want])?;
+            if n == 0 {
+                break;
+            }
+            let base = out;
+            for k in 0..n {
+                let m = h.meta[k];
+                match h.demux(&m) {
+                    Some(id) => {
+                        pkts.swap(out, base + k);
+                        let p = &mut pkts[out];
+                        p.in_port_override = Some(id);
+                        p.tunnel = Some(TunnelTag {
+                            id: m.tun_id,
+                            src: m.src,
+                            dst: m.dst,
+                        });
+                        out += 1;
+                    }
+                    None => h.unmatched += 1,
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    fn send_batch(&mut self, pkts: &mut [Packet]) -> io::Result<usize> {
+        // The engine calls again with what was not accepted: when that is
+        // exactly the frames that just failed, report nothing sent so that
+        // it counts them as dropped instead of retrying.
+        let failed = std::mem::take(&mut self.failed_tail);
+        if failed > 0 && failed == pkts.len() {
+            return Ok(0);
+        }
+        let mut h = lock(&self.hub);
+        let mut sent = 0;
+        for i in 0..pkts.len() {
+            let p = &mut pkts[i];
+            let tag = p.tunnel;
+            let remote = self.cfg.remote.or(tag.map(|t| t.dst));
+            let remote = match remote {
+                Some(r) if !r.is_unspecified() => r,
+                _ => {
+                    h.send_failures += 1;
+                    h.log_failure("no remote_ip for a frame sent to a remote_ip=flow port");
+                    continue;
+                }
+            };
+            let id = self.cfg.out_key.unwrap_or_else(|| tag.map_or(0, |t| t.id));
+            match h.ep.send(p, remote, id, &self.cfg.opts) {
+                Ok(()) => {
+                    // Sent frames first, so the caller counts their bytes.
+                    pkts.swap(sent, i);
+                    sent += 1;
+                }
+                Err(e) => {
+                    h.send_failures += 1;
+                    h.log_failure(&format!("to {remote}: {e}"));
+                }
+            }
+        }
+        self.failed_tail = pkts.len() - sent;
+        Ok(sent)
+    }
+
+    fn raw_fd(&self) -> Option<RawFd> {
+        self.rx.as_ref().map(|(_, fd)| fd.as_raw_fd())
+    }
+
+    fn offloads(&self) -> Offloads {
+        // The endpoint segments GSO frames and completes checksums itself.
+        Offloads { vnet_hdr: true }
+    }
+
+    fn try_clone_tx(&self) -> io::Result<Box<dyn PortIo>> {
+        Ok(Box::new(TunnelPort {
+            hub: self.hub.clone(),
+            cfg: self.cfg,
+            rx: None,
+            failed_tail: 0,
+        }))
+    }
+}
