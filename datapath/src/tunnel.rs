@@ -23,9 +23,10 @@ use std::mem;
 use std::net::Ipv4Addr;
 use std::ops::Range;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::time::{Duration, Instant};
 
 use crate::offload::{complete_checksum, segment_gso, OffloadError};
-use crate::packet::Packet;
+use crate::packet::{Packet, VnetHdr};
 use crate::wire::checksum::IpPair;
 use crate::wire::{self, be16, be32, ethertype, gre, ip_proto, udp, vxlan, L3};
 
@@ -38,6 +39,49 @@ pub const VXLAN_OVERHEAD: usize = udp::HEADER_LEN + vxlan::HEADER_LEN;
 /// ephemeral range, as the kernel's vxlan driver uses).
 pub const UDP_SRC_MIN: u16 = 32768;
 pub const UDP_SRC_MAX: u16 = 60999;
+/// The outer IPv4 header the kernel adds (no options).
+pub const OUTER_IPV4_LEN: usize = 20;
+/// Underlay MTU assumed when the route's cannot be read.
+pub const DEFAULT_UNDERLAY_MTU: usize = 1500;
+/// How long a remote's underlay MTU is cached before it is read again
+/// (so that a learned path MTU or a changed route is picked up).
+const MTU_CACHE_TTL: Duration = Duration::from_secs(1);
+
+/// The segment size to cut a TCP GSO super-frame into so that every
+/// encapsulated segment fits the underlay: `gso_size`, or less when
+/// `path_mtu` minus the outer headers (`outer_overhead`: outer IPv4 plus
+/// UDP + VXLAN or GRE) minus the inner frame's headers (`inner_hdr_len`:
+/// Ethernet, VLAN tags, IP, TCP) leaves less room. When not even one
+/// payload byte fits, `gso_size` is returned unchanged (the segments are
+/// then refused and counted as too big).
+pub fn clamp_gso_size(
+    gso_size: u16,
+    path_mtu: usize,
+    outer_overhead: usize,
+    inner_hdr_len: usize,
+) -> u16 {
+    match path_mtu
+        .checked_sub(outer_overhead)
+        .and_then(|m| m.checked_sub(inner_hdr_len))
+    {
+        Some(room) if room > 0 => gso_size.min(u16::try_from(room).unwrap_or(u16::MAX)),
+        _ => gso_size,
+    }
+}
+
+/// Length of a TCP frame's headers (Ethernet, VLAN tags, IP, TCP), i.e.
+/// where its payload starts, and its IP version; `None` when it is not a
+/// parsable, unfragmented TCP frame.
+fn tcp_headers(frame: &[u8]) -> Option<(usize, L3)> {
+    let lay = wire::locate(frame).ok()?;
+    if lay.proto != ip_proto::TCP || lay.frag != 0 {
+        return None;
+    }
+    let l4 = lay.l4?;
+    let off = *frame.get(l4 + 12)?;
+    let end = l4 + usize::from(off >> 4) * 4;
+    (end <= lay.l3_end && lay.l3_end <= frame.len()).then_some((end, lay.l3_kind))
+}
 
 /// Which encapsulation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -178,6 +222,18 @@ pub fn encap_gre_payload(
         p.fill_checksum();
     }
     Ok(())
+}
+
+/// Bytes a GRE header adds in front of the inner frame (4, plus 4 with a
+/// key, plus 4 with a checksum; the outer IPv4 header is the kernel's).
+pub fn gre_overhead(key: bool, csum: bool) -> usize {
+    gre::Repr {
+        protocol: gre::PROTO_TEB,
+        checksum: csum,
+        key: key.then_some(0),
+        seq: None,
+    }
+    .header_len()
 }
 
 /// A UDP source port for the inner frame's flow, in
@@ -488,6 +544,19 @@ fn setsockopt_int(
     .map(drop)
 }
 
+/// Receive buffer of the tunnel sockets: one socket takes the traffic of
+/// every tunnel port of a hub, so the default (about 200 KiB) overflows
+/// at a few hundred Mbit/s of TCP bursts.
+const TUNNEL_RCVBUF: libc::c_int = 4 << 20;
+
+/// Raises `fd`'s receive buffer to [`TUNNEL_RCVBUF`], beyond `rmem_max`
+/// when privileged; best effort.
+fn big_rcvbuf(fd: RawFd) {
+    if setsockopt_int(fd, libc::SOL_SOCKET, libc::SO_RCVBUFFORCE, TUNNEL_RCVBUF).is_err() {
+        let _ = setsockopt_int(fd, libc::SOL_SOCKET, libc::SO_RCVBUF, TUNNEL_RCVBUF);
+    }
+}
+
 fn sockaddr(addr: Ipv4Addr, port: u16) -> libc::sockaddr_in {
     // SAFETY: sockaddr_in is plain old data; all-zero is valid.
     let mut sa: libc::sockaddr_in = unsafe { mem::zeroed() };
@@ -549,17 +618,61 @@ struct RawTx {
     df: Option<bool>,
     /// Inner segments of GSO super-frames, reused between sends.
     segs: Vec<Packet>,
+    /// A UDP socket made in the endpoint's namespace, connected to a
+    /// remote to read the route's MTU there whichever thread sends.
+    mtu_probe: Option<std::net::UdpSocket>,
+    /// Underlay MTU per remote, and when it was read.
+    mtu_cache: HashMap<Ipv4Addr, (usize, Instant)>,
 }
 
 impl RawTx {
-    fn new(fd: OwnedFd) -> RawTx {
+    fn new(fd: OwnedFd, local: Option<Ipv4Addr>) -> RawTx {
+        let mtu_probe = std::net::UdpSocket::bind((local.unwrap_or(Ipv4Addr::UNSPECIFIED), 0)).ok();
         RawTx {
             fd,
             ttl: None,
             tos: None,
             df: None,
             segs: Vec::new(),
+            mtu_probe,
+            mtu_cache: HashMap::new(),
         }
+    }
+
+    /// The underlay MTU towards `remote`: `IP_MTU` of a UDP socket
+    /// connected to it (the route's MTU, or a smaller learned path MTU),
+    /// cached for [`MTU_CACHE_TTL`]; [`DEFAULT_UNDERLAY_MTU`] when it
+    /// cannot be read.
+    fn path_mtu(&mut self, remote: Ipv4Addr) -> usize {
+        let now = Instant::now();
+        if let Some(&(mtu, at)) = self.mtu_cache.get(&remote) {
+            if now.duration_since(at) < MTU_CACHE_TTL {
+                return mtu;
+            }
+        }
+        let mtu = self
+            .mtu_probe
+            .as_ref()
+            .and_then(|s| {
+                // Connecting only resolves the route; no packet is sent.
+                s.connect((remote, 9)).ok()?;
+                let mut v: libc::c_int = 0;
+                let mut l = mem::size_of::<libc::c_int>() as libc::socklen_t;
+                // SAFETY: `v` and `l` are live and sized for an int option.
+                let r = unsafe {
+                    libc::getsockopt(
+                        s.as_raw_fd(),
+                        libc::IPPROTO_IP,
+                        libc::IP_MTU,
+                        (&mut v as *mut libc::c_int).cast(),
+                        &mut l,
+                    )
+                };
+                (r == 0 && v > 0).then_some(v as usize)
+            })
+            .unwrap_or(DEFAULT_UNDERLAY_MTU);
+        self.mtu_cache.insert(remote, (mtu, now));
+        mtu
     }
 
     fn apply(&mut self, ttl: u8, tos: u8, df: bool) -> io::Result<()> {
@@ -585,7 +698,7 @@ impl RawTx {
     }
 
     fn sendto(
-        &self,
+        &mut self,
         data: &[u8],
         remote: Ipv4Addr,
         stats: &mut TunnelStats,
@@ -606,6 +719,8 @@ impl RawTx {
             let e = io::Error::last_os_error();
             if e.raw_os_error() == Some(libc::EMSGSIZE) {
                 stats.too_big += 1;
+                // The path MTU may have shrunk: read it again next time.
+                self.mtu_cache.remove(&remote);
                 return Err(SendError::TooBig);
             }
             return Err(SendError::Io(e));
@@ -629,11 +744,49 @@ fn inner_tos(frame: &[u8]) -> u8 {
 /// carries no offload metadata and the far end must get complete frames.
 /// `one` encapsulates, sends and strips the outer header again, so `pkt`
 /// ends up holding its (checksum-completed) inner frame.
+///
+/// Because the segmentation happens here, a TCP super-frame is cut into
+/// segments small enough that each encapsulated one (`outer_overhead`
+/// bytes of outer headers in front) fits the underlay MTU towards
+/// `remote` ([`clamp_gso_size`]); TCP accepts segments below its MSS.
+/// With DF, a plain TCP frame too big for the underlay is split the same
+/// way. Other frames are sent as they are, and refused (counted in
+/// [`TunnelStats::too_big`]) when too big with DF.
 fn for_each_segment(
     tx: &mut RawTx,
     pkt: &mut Packet,
+    remote: Ipv4Addr,
+    outer_overhead: usize,
+    df: bool,
     mut one: impl FnMut(&mut RawTx, &mut Packet) -> Result<(), SendError>,
 ) -> Result<(), SendError> {
+    let saved = pkt.vnet;
+    let ty = saved.gso_type & !VnetHdr::GSO_ECN;
+    if pkt.vnet.is_gso() {
+        if ty == VnetHdr::GSO_TCPV4 || ty == VnetHdr::GSO_TCPV6 {
+            if let Some((hl, _)) = tcp_headers(pkt.data()) {
+                let mtu = tx.path_mtu(remote);
+                pkt.vnet.gso_size = clamp_gso_size(saved.gso_size, mtu, outer_overhead, hl);
+            }
+        }
+    } else if df {
+        // A single TCP segment too big for the underlay (a retransmission,
+        // the tail of a burst) is split like a super-frame would be,
+        // rather than refused: TCP takes the smaller segments.
+        if let Some((hl, l3)) = tcp_headers(pkt.data()) {
+            let len = pkt.len();
+            let mtu = tx.path_mtu(remote);
+            let mss = clamp_gso_size(u16::MAX, mtu, outer_overhead, hl);
+            if len + outer_overhead > mtu && usize::from(mss) < len - hl {
+                pkt.vnet.gso_type = if l3 == L3::Ipv4 {
+                    VnetHdr::GSO_TCPV4
+                } else {
+                    VnetHdr::GSO_TCPV6
+                };
+                pkt.vnet.gso_size = mss;
+            }
+        }
+    }
     if pkt.vnet.is_gso() {
         let mut segs = mem::take(&mut tx.segs);
         let r = (|| {
@@ -644,6 +797,7 @@ fn for_each_segment(
             Ok(())
         })();
         tx.segs = segs;
+        pkt.vnet = saved;
         r
     } else {
         complete_checksum(pkt);
@@ -686,6 +840,7 @@ impl VxlanEndpoint {
             dst_port,
         )?;
         setsockopt_int(rx.as_raw_fd(), libc::IPPROTO_IP, libc::IP_PKTINFO, 1)?;
+        big_rcvbuf(rx.as_raw_fd());
         let txfd = new_socket(libc::SOCK_RAW, libc::IPPROTO_UDP)?;
         drop_all_input(txfd.as_raw_fd())?;
         if let Some(l) = local {
@@ -696,7 +851,7 @@ impl VxlanEndpoint {
         Ok(VxlanEndpoint {
             probe,
             rx,
-            tx: RawTx::new(txfd),
+            tx: RawTx::new(txfd, local),
             local,
             dst_port,
             stats: TunnelStats::default(),
@@ -831,7 +986,8 @@ impl VxlanEndpoint {
             None
         };
         let stats = &mut self.stats;
-        for_each_segment(&mut self.tx, pkt, |tx, p| {
+        let overhead = OUTER_IPV4_LEN + VXLAN_OVERHEAD;
+        for_each_segment(&mut self.tx, pkt, remote, overhead, opts.df, |tx, p| {
             let tos = match opts.tos {
                 Tos::Fixed(t) => t,
                 Tos::Inherit => inner_tos(p.data()),
@@ -905,11 +1061,12 @@ impl GreEndpoint {
     /// received and it is the outer source of sends.
     pub fn open(local: Option<Ipv4Addr>) -> io::Result<GreEndpoint> {
         let fd = new_socket(libc::SOCK_RAW, libc::IPPROTO_GRE)?;
+        big_rcvbuf(fd.as_raw_fd());
         if let Some(l) = local {
             bind(fd.as_raw_fd(), l, 0)?;
         }
         Ok(GreEndpoint {
-            sock: RawTx::new(fd),
+            sock: RawTx::new(fd, local),
             local,
             stats: TunnelStats::default(),
         })
@@ -1015,7 +1172,8 @@ impl GreEndpoint {
         let key = u32::try_from(tun_id).map_err(|_| SendError::Encap(TunnelError::KeyTooWide))?;
         let key = (key != 0).then_some(key);
         let stats = &mut self.stats;
-        for_each_segment(&mut self.sock, pkt, |tx, p| {
+        let overhead = OUTER_IPV4_LEN + gre_overhead(key.is_some(), opts.csum);
+        for_each_segment(&mut self.sock, pkt, remote, overhead, opts.df, |tx, p| {
             let tos = match opts.tos {
                 Tos::Fixed(t) => t,
                 Tos::Inherit => inner_tos(p.data()),
@@ -1051,5 +1209,49 @@ mod tests {
             decap_checked(TunnelKind::Vxlan, &d, Some(a)),
             Err(TunnelError::BadUdpChecksum)
         );
+    }
+
+    #[test]
+    fn gso_size_is_clamped_to_the_underlay() {
+        // VLAN-tagged IPv4/TCP with timestamps: 14 + 4 + 20 + 32 = 70
+        // header bytes; VXLAN outer: 20 + 8 + 8 = 36. Over 1500, a segment
+        // may carry 1500 - 36 - 70 = 1394 bytes, not the tenant's MSS 1398.
+        let vx = OUTER_IPV4_LEN + VXLAN_OVERHEAD;
+        assert_eq!(vx, 36);
+        assert_eq!(clamp_gso_size(1398, 1500, vx, 70), 1394);
+        assert_eq!(1394 + 70 + vx, 1500);
+        // Already small enough: unchanged.
+        assert_eq!(clamp_gso_size(1000, 1500, vx, 70), 1000);
+        assert_eq!(clamp_gso_size(1394, 1500, vx, 70), 1394);
+        // GRE with a key: 20 + 8; without key 20 + 4; key and csum 20 + 12.
+        assert_eq!(gre_overhead(true, false), 8);
+        assert_eq!(gre_overhead(false, false), 4);
+        assert_eq!(gre_overhead(true, true), 12);
+        let gre = OUTER_IPV4_LEN + gre_overhead(true, false);
+        assert_eq!(clamp_gso_size(1410, 1500, gre, 70), 1402);
+        // Jumbo underlay: no clamp.
+        assert_eq!(clamp_gso_size(1398, 9000, vx, 70), 1398);
+        // Nothing fits: left alone (segments then count as too big).
+        assert_eq!(clamp_gso_size(1398, 100, vx, 70), 1398);
+        assert_eq!(clamp_gso_size(1398, 106, vx, 70), 1398);
+        assert_eq!(clamp_gso_size(1398, 107, vx, 70), 1);
+    }
+
+    #[test]
+    fn tcp_header_length_from_the_frame() {
+        // Ethernet + 802.1Q + IPv4 (20) + TCP with data offset 8 (32).
+        let mut f = vec![0u8; 14 + 4 + 20 + 32 + 10];
+        f[12..14].copy_from_slice(&[0x81, 0x00]);
+        f[14..16].copy_from_slice(&[0x00, 0x64]);
+        f[16..18].copy_from_slice(&[0x08, 0x00]);
+        let ip = 18;
+        f[ip] = 0x45;
+        put16(&mut f, ip + 2, (20 + 32 + 10) as u16);
+        f[ip + 8] = 64;
+        f[ip + 9] = ip_proto::TCP;
+        f[ip + 20 + 12] = 8 << 4;
+        assert_eq!(tcp_headers(&f), Some((70, L3::Ipv4)));
+        f[ip + 9] = ip_proto::UDP;
+        assert_eq!(tcp_headers(&f), None);
     }
 }
