@@ -172,8 +172,10 @@ impl TunnelHub {
             .is_none_or(|t| now.duration_since(t) >= Duration::from_secs(10))
         {
             self.last_log = Some(now);
-            eprintln!(
-                "rswitch tunnel: {what} ({} send failures so far)",
+            // Into the daemon's log (rate-limited above); the drops
+            // themselves are in the port's tx counters (dump-ports).
+            tracing::warn!(
+                "tunnel: {what} ({} send failures so far)",
                 self.send_failures
             );
         }
