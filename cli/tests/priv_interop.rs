@@ -176,14 +176,6 @@ fn vxlan_with_linux_kernel_vxlan_ping() {
 
 /// TCP both ways with default offloads everywhere.
 #[test]
-#[ignore = "bug: VXLAN decap delivers inner TCP segments with unfinished checksums. \
-            The Linux tenant's veth leaves TCP checksums CHECKSUM_PARTIAL, the kernel vxlan \
-            sends them as is over the veth underlay, rswitch's UDP-socket VXLAN receive \
-            (datapath/src/tunnel.rs recv_batch) cannot see the partial state and writes the \
-            inner frame to the tap t1 with the bad checksum (tcpdump in tenA: SYN-ACK \
-            'cksum 0xa256 (incorrect)'), so tenA drops every segment from B and the \
-            handshake never completes in either direction (iperf3 hangs). Passes with \
-            tx checksum offload off on B's tenant: vxlan_with_linux_kernel_vxlan_tcp_b_csum_off"]
 fn vxlan_with_linux_kernel_vxlan_tcp_default_offloads() {
     require_root!();
     kernel_vxlan(true, false);

@@ -73,6 +73,58 @@ pub fn complete_checksum(pkt: &mut Packet) {
     put16(d, at, if c == 0 { 0xffff } else { c });
 }
 
+/// Finishes an inner TCP/UDP checksum that a tunnel peer left partial.
+///
+/// A Linux sender whose offloads are on may encapsulate a frame whose L4
+/// checksum field still holds only the pseudo-header sum (CHECKSUM_PARTIAL):
+/// the kernel on the other end would finish it, but a frame read from a UDP
+/// or raw socket has lost that mark. A field that already verifies is left
+/// alone; one that holds exactly the pseudo-header sum is completed; any
+/// other value is a real error and is left for the receiver to reject.
+/// Returns whether the frame was completed.
+pub fn finish_partial_checksum(pkt: &mut Packet) -> bool {
+    let d = pkt.data();
+    let Ok(l) = wire::locate(d) else { return false };
+    let Some(l4) = l.l4 else { return false };
+    let field = match l.proto {
+        6 => 16,
+        17 => 6,
+        _ => return false,
+    };
+    let end = l.l3_end;
+    if l4 + field + 2 > end || l.frag != 0 {
+        return false;
+    }
+    let seg = &d[l4..end];
+    let pair = match l.l3_kind {
+        L3::Ipv4 => checksum::IpPair::V4 {
+            src: d[l.l3 + 12..l.l3 + 16].try_into().expect("4 bytes"),
+            dst: d[l.l3 + 16..l.l3 + 20].try_into().expect("4 bytes"),
+        },
+        L3::Ipv6 => checksum::IpPair::V6 {
+            src: d[l.l3 + 8..l.l3 + 24].try_into().expect("16 bytes"),
+            dst: d[l.l3 + 24..l.l3 + 40].try_into().expect("16 bytes"),
+        },
+        _ => return false,
+    };
+    let stored = u16::from_be_bytes([seg[field], seg[field + 1]]);
+    if l.proto == 17 && stored == 0 && l.l3_kind == L3::Ipv4 {
+        return false; // no UDP checksum at all
+    }
+    let pseudo = pair.pseudo_sum(l.proto, seg.len() as u32);
+    if checksum::fold(checksum::add(pseudo, seg)) == 0xffff {
+        return false; // already complete and correct
+    }
+    if stored != checksum::fold(pseudo) {
+        return false; // wrong, not partial: leave it to be rejected
+    }
+    pkt.vnet.flags |= VnetHdr::F_NEEDS_CSUM;
+    pkt.vnet.csum_start = l4 as u16;
+    pkt.vnet.csum_offset = field as u16;
+    complete_checksum(pkt);
+    true
+}
+
 /// Splits GSO super-frame `pkt` into frames in `out[..n]`, returning `n`.
 /// Buffers already in `out` are reused (no allocation when `out` holds at
 /// least `n` packets); packets past `n` are left as they were. A frame

@@ -405,3 +405,42 @@ fn rewrite_then_segment() {
         }
     }
 }
+
+/// A frame whose TCP checksum field holds only the pseudo-header sum (as a
+/// Linux tunnel peer with offloads on may send it) is completed; a correct
+/// one and a corrupt one are left alone.
+#[test]
+fn partial_inner_checksums_are_finished_after_decapsulation() {
+    use datapath::offload::finish_partial_checksum;
+    use datapath::packet::Packet;
+    let good = etherparse::PacketBuilder::ethernet2([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2])
+        .ipv4([198, 18, 0, 1], [198, 18, 0, 2], 64)
+        .tcp(1000, 80, 7, 1000);
+    let payload = [0x5au8; 100];
+    let mut frame = Vec::new();
+    good.write(&mut frame, &payload).unwrap();
+    // Correct: untouched.
+    let mut p = Packet::from_frame(&frame);
+    assert!(!finish_partial_checksum(&mut p));
+    assert_eq!(p.data(), &frame[..]);
+    // Partial: the field holds the folded pseudo-header sum.
+    let l4 = 14 + 20;
+    let len = (frame.len() - l4) as u32;
+    let pseudo = datapath::wire::checksum::IpPair::V4 {
+        src: [198, 18, 0, 1],
+        dst: [198, 18, 0, 2],
+    }
+    .pseudo_sum(6, len);
+    let mut partial = frame.clone();
+    partial[l4 + 16..l4 + 18]
+        .copy_from_slice(&datapath::wire::checksum::fold(pseudo).to_be_bytes());
+    let mut p = Packet::from_frame(&partial);
+    assert!(finish_partial_checksum(&mut p));
+    assert_eq!(p.data(), &frame[..], "completed to the correct checksum");
+    // Corrupt: left as is.
+    let mut bad = frame.clone();
+    bad[l4 + 16] ^= 0x55;
+    let mut p = Packet::from_frame(&bad);
+    assert!(!finish_partial_checksum(&mut p));
+    assert_eq!(p.data(), &bad[..]);
+}

@@ -229,6 +229,9 @@ impl PortIo for TunnelPort {
                         pkts.swap(out, base + k);
                         let p = &mut pkts[out];
                         p.in_port_override = Some(id);
+                        // A Linux peer may have sent the inner checksum
+                        // unfinished (its offloads); finish it here.
+                        crate::offload::finish_partial_checksum(p);
                         p.tunnel = Some(TunnelTag {
                             id: m.tun_id,
                             src: m.src,
