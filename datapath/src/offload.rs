@@ -267,16 +267,7 @@ fn segment_udp(
     size: usize,
     out: &mut Vec<Packet>,
 ) -> Result<usize, OffloadError> {
-    let l4 = match lay.l4 {
-        Some(l4)
-            if lay.proto == ip_proto::UDP
-                && lay.frag == 0
-                && l4 + udp::HEADER_LEN <= lay.l3_end =>
-        {
-            l4
-        }
-        _ => return Err(OffloadError::Malformed),
-    };
+    let l4 = udp_header(lay)?;
     let hdr_end = l4 + udp::HEADER_LEN;
     let payload = &d[hdr_end..lay.l3_end];
     let n = payload.len().div_ceil(size).max(1);
@@ -298,6 +289,20 @@ fn segment_udp(
     Ok(n)
 }
 
+/// Offset of a whole, unfragmented UDP header (what both UDP offloads need).
+fn udp_header(lay: &wire::Layout) -> Result<usize, OffloadError> {
+    match lay.l4 {
+        Some(l4)
+            if lay.proto == ip_proto::UDP
+                && lay.frag == 0
+                && l4 + udp::HEADER_LEN <= lay.l3_end =>
+        {
+            Ok(l4)
+        }
+        _ => Err(OffloadError::Malformed),
+    }
+}
+
 /// The UDP checksum of the whole datagram at `d[l4..end]`, ignoring the
 /// checksum field's current contents.
 fn udp_checksum(d: &[u8], l4: usize, end: usize, ip: &IpPair) -> u16 {
@@ -317,16 +322,7 @@ fn fragment_udp4(
     size: usize,
     out: &mut Vec<Packet>,
 ) -> Result<usize, OffloadError> {
-    let l4 = match lay.l4 {
-        Some(l4)
-            if lay.proto == ip_proto::UDP
-                && lay.frag == 0
-                && l4 + udp::HEADER_LEN <= lay.l3_end =>
-        {
-            l4
-        }
-        _ => return Err(OffloadError::Malformed),
-    };
+    let l4 = udp_header(lay)?;
     let unit = size & !7;
     if unit == 0 {
         return Err(OffloadError::BadGsoSize);
@@ -392,16 +388,7 @@ fn fragment_udp6(
     size: usize,
     out: &mut Vec<Packet>,
 ) -> Result<usize, OffloadError> {
-    let l4 = match lay.l4 {
-        Some(l4)
-            if lay.proto == ip_proto::UDP
-                && lay.frag == 0
-                && l4 + udp::HEADER_LEN <= lay.l3_end =>
-        {
-            l4
-        }
-        _ => return Err(OffloadError::Malformed),
-    };
+    let l4 = udp_header(lay)?;
     let h = lay.l3;
     if l4 != h + ipv6::HEADER_LEN {
         return Err(OffloadError::Unsupported(VnetHdr::GSO_UDP));
