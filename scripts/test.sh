@@ -12,6 +12,8 @@ command -v ping >/dev/null || need_apt+=(iputils-ping)
 command -v iperf3 >/dev/null || need_apt+=(iperf3)
 command -v ethtool >/dev/null || need_apt+=(ethtool)
 command -v iptables >/dev/null || need_apt+=(iptables)
+command -v dot >/dev/null || need_apt+=(graphviz)
+command -v tcpdump >/dev/null || need_apt+=(tcpdump)
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     echo "==> installing ${need_apt[*]}"

@@ -26,6 +26,11 @@ pub enum Tool {
     Ofctl,
     /// Daemon housekeeping: `ping`, `exit`.
     Admin,
+    /// capture: `rswitch capture`: argv is one JSON
+    /// [`CaptureArgs`](crate::capture::CaptureArgs); the daemon answers with
+    /// a stream of JSON lines ([`Event`](crate::capture::Event)), not one
+    /// [`Response`].
+    Capture,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]

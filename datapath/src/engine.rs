@@ -8,7 +8,7 @@ use std::io;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender};
 use mio::unix::SourceFd;
@@ -33,6 +33,20 @@ const CACHE_LIMIT: usize = 16 * 1024;
 const SIDE_EFFECT_TTL: Millis = 1_000;
 /// How often workers hand counters to the shared state.
 const FLUSH_EVERY: Millis = 100;
+/// How long a worker keeps looking at its receive rings after the last
+/// frame before it sleeps (see `Worker::busy_poll`);
+/// `RSWITCH_BUSY_POLL_US` overrides it (0 turns busy polling off).
+const BUSY_POLL: Duration = Duration::from_micros(100);
+
+fn busy_poll_limit() -> Duration {
+    static LIMIT: std::sync::OnceLock<Duration> = std::sync::OnceLock::new();
+    *LIMIT.get_or_init(|| {
+        std::env::var("RSWITCH_BUSY_POLL_US")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .map_or(BUSY_POLL, Duration::from_micros)
+    })
+}
 
 const WAKER: Token = Token(usize::MAX);
 
@@ -78,6 +92,7 @@ struct Shared {
     failed: Mutex<HashMap<PortId, String>>,
     stop: AtomicBool,
     clock: Clock,
+    capture: Arc<crate::capture::Registry>, // capture: the taps
 }
 
 enum Command {
@@ -111,6 +126,7 @@ impl Engine {
             failed: Mutex::new(HashMap::new()),
             stop: AtomicBool::new(false),
             clock,
+            capture: Default::default(), // capture:
         });
         let mut workers = Vec::new();
         for i in 0..n_workers.max(1) {
@@ -219,6 +235,14 @@ impl Engine {
         (self.shared.clock)()
     }
 
+    /// capture: the taps, and read-only traces under the switch lock.
+    pub fn capture(&self) -> crate::capture::Capture {
+        let sh = self.shared.clone();
+        let tracer: crate::capture::Tracer =
+            Arc::new(move |f| f(&mut lock(&sh.switch), (sh.clock)()));
+        crate::capture::Capture::new(self.shared.capture.clone(), tracer)
+    }
+
     /// Stops every thread and waits for the workers.
     pub fn stop(mut self) {
         self.shutdown();
@@ -303,6 +327,11 @@ impl std::hash::Hasher for WordHasher {
     }
 }
 
+/// Maps a worker touches per packet (ports, flow credits): keys are small
+/// integers chosen by us, not by the network, so a fast non-keyed hash
+/// is safe; SipHash showed up in profiles.
+type FastMap<K, V> = HashMap<K, V, rustc_hash::FxBuildHasher>;
+
 /// A flow on a cached path: (bridge, table, rule, serial).
 type FlowRef = (usize, u8, RuleId, u64);
 /// Packets, bytes and last use gathered for one flow between flushes.
@@ -315,6 +344,7 @@ struct Cached {
     outputs: Vec<Output>,
     /// (bridge, table, rule, serial) of every flow on the path.
     hits: Vec<FlowRef>,
+    crossings: Vec<ofproto::pipeline::Crossing>, // capture: patch crossings
 }
 
 struct RxPort {
@@ -327,39 +357,42 @@ struct Worker {
     poll: Poll,
     cmds: Receiver<Command>,
     rx: Vec<Option<RxPort>>,
-    tx: HashMap<PortId, Box<dyn PortIo>>,
-    tx_offloads: HashMap<PortId, bool>,
+    tx: FastMap<PortId, Box<dyn PortIo>>,
+    tx_offloads: FastMap<PortId, bool>,
     cache: HashMap<FlowKey, Cached, KeyHash>,
     batch: Vec<Packet>,
     scratch: Packet,
     segments: Vec<Packet>,
-    counters: HashMap<PortId, PortCounters>,
-    flow_credits: HashMap<FlowRef, Credit>,
+    counters: FastMap<PortId, PortCounters>,
+    flow_credits: FastMap<FlowRef, Credit>,
     last_flush: Millis,
     /// Frames waiting to be sent, per destination, until the batch ends.
-    queues: HashMap<PortId, Vec<Packet>>,
+    queues: FastMap<PortId, Vec<Packet>>,
     /// Spare buffers swapped in for queued frames.
     pool: Vec<Packet>,
+    capture: crate::capture::WorkerTaps, // capture:
 }
 
 impl Worker {
     fn new(sh: Arc<Shared>, poll: Poll, cmds: Receiver<Command>) -> Worker {
+        let capture = crate::capture::WorkerTaps::new(sh.capture.clone()); // capture:
         Worker {
             sh,
             poll,
             cmds,
             rx: Vec::new(),
-            tx: HashMap::new(),
-            tx_offloads: HashMap::new(),
+            tx: FastMap::default(),
+            tx_offloads: FastMap::default(),
             cache: HashMap::with_hasher(KeyHash),
             batch: (0..BATCH).map(|_| Packet::new()).collect(),
             scratch: Packet::new(),
             segments: Vec::new(),
-            counters: HashMap::new(),
-            flow_credits: HashMap::new(),
+            counters: FastMap::default(),
+            flow_credits: FastMap::default(),
             last_flush: 0,
-            queues: HashMap::new(),
+            queues: FastMap::default(),
             pool: Vec::new(),
+            capture, // capture:
         }
     }
 
@@ -381,8 +414,12 @@ impl Worker {
                 .map(|e| e.token().0)
                 .collect();
             self.handle_commands();
+            let mut got = 0;
             for slot in ready {
-                self.drain_port(slot);
+                got += self.drain_port(slot);
+            }
+            if got > 0 {
+                self.busy_poll();
             }
             let now = (self.sh.clock)();
             if now >= self.last_flush + FLUSH_EVERY {
@@ -444,11 +481,48 @@ impl Worker {
         self.sh.failed.lock().expect("poisoned").insert(id, why);
     }
 
-    /// Reads the port until it has nothing more (edge-triggered polling).
-    fn drain_port(&mut self, slot: usize) {
+    /// While frames keep arriving, looks at the ports' receive rings for a
+    /// little longer before sleeping in epoll. Each sleep would make the
+    /// sending side pay for waking this thread (a cross-CPU wake-up per
+    /// frame under load); a short spin with no system calls avoids that.
+    /// Ports without a ring view (`rx_pending` false) wait for epoll.
+    ///
+    /// Empty rounds yield the CPU, so on a machine with more busy threads
+    /// than cores (a lab with several switches and hosts) the spin gives
+    /// way to them; the clock is read only every few rounds.
+    fn busy_poll(&mut self) {
+        let limit = busy_poll_limit();
+        if limit.is_zero() || !self.rx.iter().flatten().any(|p| p.io.can_busy_poll()) {
+            return;
+        }
+        let mut idle_since = Instant::now();
+        let mut round: u32 = 0;
+        while !self.sh.stop.load(Ordering::Relaxed) && self.cmds.is_empty() {
+            let mut got = 0;
+            for slot in 0..self.rx.len() {
+                if self.rx[slot].as_ref().is_some_and(|p| p.io.rx_pending()) {
+                    got += self.drain_port(slot);
+                }
+            }
+            round = round.wrapping_add(1);
+            if got > 0 {
+                idle_since = Instant::now();
+            } else {
+                std::thread::yield_now();
+                if round & 7 == 0 && idle_since.elapsed() >= limit {
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Reads the port until it has nothing more (edge-triggered polling);
+    /// returns the number of frames read.
+    fn drain_port(&mut self, slot: usize) -> usize {
+        let mut total = 0;
         loop {
             let Some(port) = self.rx.get_mut(slot).and_then(|p| p.as_mut()) else {
-                return;
+                return total;
             };
             let id = port.id;
             let n = match port.io.recv_batch(&mut self.batch) {
@@ -463,12 +537,13 @@ impl Worker {
                         let _ = self.poll.registry().deregister(&mut SourceFd(&fd));
                     }
                     self.fail(id, e.to_string());
-                    return;
+                    return total;
                 }
             };
             if n == 0 {
-                return;
+                return total;
             }
+            total += n;
             let now = (self.sh.clock)();
             for i in 0..n {
                 self.process(id, i, now);
@@ -480,7 +555,7 @@ impl Worker {
                 &mut self.pool,
             );
             if n < BATCH {
-                return;
+                return total;
             }
         }
     }
@@ -520,6 +595,13 @@ impl Worker {
             }
         } else {
             self.slow_path(in_id, &key, len, now, generation);
+        }
+        // capture: copies for running taps (one relaxed load when none runs).
+        if self.capture.on() {
+            if let Some(c) = self.cache.get(&key) {
+                let (o, x) = (&c.outputs, &c.crossings);
+                self.capture.packet(in_id, &self.batch[i], &key, o, x);
+            }
         }
         // Split the borrows: the cached verdict is read while packets,
         // send handles and counters are written.
@@ -604,6 +686,7 @@ impl Worker {
                 expires,
                 outputs: verdict.outputs,
                 hits,
+                crossings: verdict.crossings, // capture:
             },
         );
     }
@@ -629,11 +712,11 @@ impl Worker {
 
 /// What sending needs of a worker, borrowed apart from its cache.
 struct SendCtx<'a> {
-    tx: &'a mut HashMap<PortId, Box<dyn PortIo>>,
-    tx_offloads: &'a HashMap<PortId, bool>,
-    counters: &'a mut HashMap<PortId, PortCounters>,
+    tx: &'a mut FastMap<PortId, Box<dyn PortIo>>,
+    tx_offloads: &'a FastMap<PortId, bool>,
+    counters: &'a mut FastMap<PortId, PortCounters>,
     segments: &'a mut Vec<Packet>,
-    queues: &'a mut HashMap<PortId, Vec<Packet>>,
+    queues: &'a mut FastMap<PortId, Vec<Packet>>,
     pool: &'a mut Vec<Packet>,
 }
 
@@ -693,9 +776,9 @@ impl SendCtx<'_> {
 /// Sends every queued frame, one batch per destination, and returns the
 /// buffers to the pool.
 fn flush_queues(
-    queues: &mut HashMap<PortId, Vec<Packet>>,
-    tx: &mut HashMap<PortId, Box<dyn PortIo>>,
-    counters: &mut HashMap<PortId, PortCounters>,
+    queues: &mut FastMap<PortId, Vec<Packet>>,
+    tx: &mut FastMap<PortId, Box<dyn PortIo>>,
+    counters: &mut FastMap<PortId, PortCounters>,
     pool: &mut Vec<Packet>,
 ) {
     for (dst, q) in queues.iter_mut() {

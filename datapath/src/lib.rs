@@ -2,6 +2,7 @@
 //! header rewrites and offload handling, the port backends, and the
 //! multithreaded forwarding engine.
 
+pub mod capture;
 pub mod engine;
 pub mod extract;
 pub mod offload;
@@ -9,4 +10,5 @@ pub mod packet;
 pub mod port;
 pub mod rewrite;
 pub mod tunnel;
+pub mod tunnel_gso;
 pub mod wire;

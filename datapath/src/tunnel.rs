@@ -827,6 +827,9 @@ pub struct VxlanEndpoint {
     /// A UDP socket made in the endpoint's namespace at bind time, so that
     /// route lookups ask that namespace whichever thread sends.
     probe: std::net::UdpSocket,
+    /// Sends the segments of a TCP super-frame in one call (UDP GSO); the
+    /// raw socket remains for everything else and as the fallback.
+    gso: Option<crate::tunnel_gso::UdpGsoSender>,
 }
 
 impl VxlanEndpoint {
@@ -848,8 +851,14 @@ impl VxlanEndpoint {
             bind(txfd.as_raw_fd(), l, 0)?;
         }
         let probe = std::net::UdpSocket::bind((Ipv4Addr::UNSPECIFIED, 0))?;
+        let gso = if std::env::var("RSWITCH_VXLAN_GSO").map_or(true, |v| v != "0") {
+            crate::tunnel_gso::UdpGsoSender::open(local).ok()
+        } else {
+            None
+        };
         Ok(VxlanEndpoint {
             probe,
+            gso,
             rx,
             tx: RawTx::new(txfd, local),
             local,
@@ -985,6 +994,11 @@ impl VxlanEndpoint {
         } else {
             None
         };
+        if pkt.vnet.is_gso() {
+            if let Some(r) = self.send_gso(pkt, remote, tun_id, opts) {
+                return r;
+            }
+        }
         let stats = &mut self.stats;
         let overhead = OUTER_IPV4_LEN + VXLAN_OVERHEAD;
         for_each_segment(&mut self.tx, pkt, remote, overhead, opts.df, |tx, p| {
@@ -1000,6 +1014,63 @@ impl VxlanEndpoint {
             p.pull_front(VXLAN_OVERHEAD);
             r
         })
+    }
+
+    /// A TCP super-frame through [`crate::tunnel_gso`]: segmented to the
+    /// path MTU as [`for_each_segment`] would, then sent in one call per
+    /// 64 segments. `None` when that path does not apply (not TCP, no UDP
+    /// GSO here), and the caller sends segment by segment.
+    fn send_gso(
+        &mut self,
+        pkt: &mut Packet,
+        remote: Ipv4Addr,
+        tun_id: u64,
+        opts: &TunnelOptions,
+    ) -> Option<Result<(), SendError>> {
+        let gso = self.gso.as_mut().filter(|g| g.usable())?;
+        let saved = pkt.vnet;
+        let ty = saved.gso_type & !VnetHdr::GSO_ECN;
+        if ty != VnetHdr::GSO_TCPV4 && ty != VnetHdr::GSO_TCPV6 {
+            return None;
+        }
+        let (hl, _) = tcp_headers(pkt.data())?;
+        let mtu = self.tx.path_mtu(remote);
+        pkt.vnet.gso_size =
+            clamp_gso_size(saved.gso_size, mtu, OUTER_IPV4_LEN + VXLAN_OVERHEAD, hl);
+        let mut segs = mem::take(&mut self.tx.segs);
+        let r = match segment_gso(pkt, &mut segs) {
+            Err(e) => Some(Err(SendError::Offload(e))),
+            Ok(n) => {
+                let tos = match opts.tos {
+                    Tos::Fixed(t) => t,
+                    Tos::Inherit => segs.first().map_or(0, |s| inner_tos(s.data())),
+                };
+                match gso.send_segments(
+                    &segs[..n],
+                    tun_id as u32,
+                    remote,
+                    opts.dst_port,
+                    opts.ttl,
+                    tos,
+                    opts.df,
+                ) {
+                    Ok(k) => {
+                        self.stats.tx += k as u64;
+                        Some(Ok(()))
+                    }
+                    Err(crate::tunnel_gso::GsoError::Unsupported) => None,
+                    Err(crate::tunnel_gso::GsoError::TooBig) => {
+                        self.stats.too_big += 1;
+                        self.tx.mtu_cache.remove(&remote);
+                        Some(Err(SendError::TooBig))
+                    }
+                    Err(crate::tunnel_gso::GsoError::Io(e)) => Some(Err(SendError::Io(e))),
+                }
+            }
+        };
+        self.tx.segs = segs;
+        pkt.vnet = saved;
+        r
     }
 
     /// The source address the kernel would use towards `remote` (needed

@@ -167,6 +167,17 @@ pub struct Verdict {
     /// The run changed state other packets depend on (a new learned flow,
     /// a new or moved MAC): caches of other verdicts must be invalidated.
     pub state_changed: bool,
+    /// capture: patch ports crossed, in order (for captures on patch ports).
+    pub crossings: Vec<Crossing>,
+}
+
+/// capture: a packet crossing a patch link: leaving through `out.port` of
+/// `out.bridge` with `out`'s header changes so far, entering `peer`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Crossing {
+    pub out: Output,
+    /// (bridge, ofport) of the peer patch port.
+    pub peer: (usize, u32),
 }
 
 /// How to run a packet.
@@ -753,6 +764,16 @@ impl Switch {
                 ctx.verdict.error = Some(XlateError::RecursionTooDeep);
                 return;
             }
+            // capture: record the crossing (the frame as it crosses).
+            ctx.verdict.crossings.push(Crossing {
+                out: Output {
+                    bridge: b,
+                    port,
+                    changes: diff(&ctx.orig, &ctx.key),
+                    key: ctx.key,
+                },
+                peer: (pb, pport),
+            });
             // OVS clears per-bridge metadata when a packet crosses a patch port.
             let saved = ctx.key;
             ctx.key.set_in_port(pport);

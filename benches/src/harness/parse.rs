@@ -46,6 +46,31 @@ pub fn ping_rtts(output: &str) -> Vec<f64> {
         .collect()
 }
 
+/// utime + stime (clock ticks) from the text of `/proc/PID/stat`. The
+/// command name (field 2) may hold spaces and parentheses, so fields are
+/// counted after the last `)`: state is field 3, utime 14, stime 15.
+pub fn proc_stat_cpu_ticks(stat: &str) -> Option<u64> {
+    let rest = &stat[stat.rfind(')')? + 1..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let utime: u64 = f.get(11)?.parse().ok()?;
+    let stime: u64 = f.get(12)?.parse().ok()?;
+    Some(utime + stime)
+}
+
+/// The generator's report line `pktgen: sent P packets in T s`: (P, T).
+pub fn pktgen_sent(output: &str) -> Option<(u64, f64)> {
+    output.lines().find_map(|l| {
+        let rest = l.trim().strip_prefix("pktgen: sent ")?;
+        let mut w = rest.split_whitespace();
+        let p: u64 = w.next()?.parse().ok()?;
+        if w.next()? != "packets" || w.next()? != "in" {
+            return None;
+        }
+        let t: f64 = w.next()?.parse().ok()?;
+        (t > 0.0).then_some((p, t))
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -79,5 +104,21 @@ rtt min/avg/max/mdev = 0.045/0.438/1.200/0.540 ms\n";
         assert_eq!(ping_rtts(out), vec![0.071, 0.045, 1.20]);
         assert!(ping_rtts("From 198.18.0.1 icmp_seq=1 Destination Host Unreachable").is_empty());
         assert_eq!(ping_rtts("64 bytes: time=12 ms"), vec![12.0]);
+    }
+    #[test]
+    fn proc_stat() {
+        let s = "4242 (rswitchd (w) x) S 1 4242 4242 0 -1 4194560 100 0 0 0 250 75 0 0 20 0 3 0 99 1000 50";
+        assert_eq!(proc_stat_cpu_ticks(s), Some(325));
+        assert_eq!(proc_stat_cpu_ticks("1 (x) S 1 2"), None);
+        assert_eq!(proc_stat_cpu_ticks("garbage"), None);
+    }
+
+    #[test]
+    fn pktgen_line() {
+        let o = "pktgen: a-eth 1000 flow(s)\npktgen: sent 123456 packets in 1.002 s (123210 pps)\n";
+        assert_eq!(pktgen_sent(o), Some((123456, 1.002)));
+        assert_eq!(pktgen_sent("pktgen: sent x packets in 1 s"), None);
+        assert_eq!(pktgen_sent("pktgen: sent 5 packets in 0 s"), None);
+        assert_eq!(pktgen_sent(""), None);
     }
 }

@@ -211,6 +211,44 @@ fn main() -> ExitCode {
             i += 1;
         }
     }
+    // capture: `trace … --pcap FILE`: each packet of a capture, traced.
+    if let Some(code) = rswitch_cli::capture::ofctl_pcap::main(&argv, rundir.as_deref()) {
+        return ExitCode::from(code);
+    }
+    // Pictures (issue 6): `dump-flows … --format dot|svg|png [-o FILE]`,
+    // also offline with `--flows FILE`.
+    let picture = match rswitch_cli::picture::render::client_args(
+        &mut argv,
+        rswitch_cli::picture::Tool::Ofctl,
+    ) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("rswitch-ofctl: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    if argv
+        .iter()
+        .find(|a| !a.starts_with('-'))
+        .is_some_and(|c| c == "dump-flows")
+        && argv
+            .iter()
+            .any(|a| a == "--flows" || a.starts_with("--flows="))
+    {
+        return match offline_dump_flows(&argv) {
+            Ok(out) => ExitCode::from(rswitch_cli::picture::render::finish(
+                "rswitch-ofctl",
+                &out.stdout,
+                &out.stderr,
+                out.exit,
+                &picture,
+            )),
+            Err(e) => {
+                eprintln!("rswitch-ofctl: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let first_cmd = argv
         .iter()
         .find(|a| !a.starts_with('-') || OFFLINE.contains(&a.as_str()));
@@ -300,16 +338,60 @@ fn main() -> ExitCode {
         files,
     };
     match rswitch_cli::control::call(&sock, &req, std::time::Duration::from_secs(120)) {
-        Ok(r) => {
-            print!("{}", r.stdout);
-            eprint!("{}", r.stderr);
-            ExitCode::from(r.exit.clamp(0, 255) as u8)
-        }
+        Ok(r) => ExitCode::from(rswitch_cli::picture::render::finish(
+            "rswitch-ofctl",
+            &r.stdout,
+            &r.stderr,
+            r.exit,
+            &picture,
+        )),
         Err(e) => {
             eprintln!("rswitch-ofctl: {e}");
             ExitCode::FAILURE
         }
     }
+}
+
+/// `dump-flows --flows FILE [--port NAME=N]... [FLOW] [OPTIONS]`: the flows
+/// of a file as a bridge named br0 would hold them (no traffic, so no
+/// hits), as text or, with `--format=dot`, as a picture (issue 6).
+fn offline_dump_flows(argv: &[String]) -> Result<rswitch_cli::ofctl::OfctlOutput, String> {
+    let mut file = None;
+    let mut ports = Vec::new();
+    let mut rest = Vec::new();
+    let mut i = 0;
+    while i < argv.len() {
+        let a = argv[i].as_str();
+        let value = |i: usize| {
+            argv.get(i + 1)
+                .cloned()
+                .ok_or_else(|| format!("option '{a}' requires an argument"))
+        };
+        if let Some(v) = a.strip_prefix("--flows=") {
+            file = Some(v.to_string());
+        } else if a == "--flows" {
+            file = Some(value(i)?);
+            i += 1;
+        } else if let Some(v) = a.strip_prefix("--port=") {
+            ports.push(v.to_string());
+        } else if a == "--port" {
+            ports.push(value(i)?);
+            i += 1;
+        } else {
+            rest.push(argv[i].clone());
+            if a == "dump-flows" {
+                rest.push("br0".to_string());
+            }
+        }
+        i += 1;
+    }
+    let file = file.ok_or("--flows needs a file")?;
+    let b = bridge_from(&file, &ports)?;
+    let mut sw = Switch::new();
+    sw.add_bridge(b);
+    Ok(rswitch_cli::ofctl::execute(
+        &mut sw, &NoPorts, &rest, None, 0,
+    ))
 }
 
 /// A port view for offline commands: no ports at all.

@@ -221,6 +221,14 @@ fn main() -> ExitCode {
                 let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
                 let _ = s.set_write_timeout(Some(Duration::from_secs(5)));
                 let resp = match read_request(&mut s) {
+                    // capture: a streaming request gets a thread of its own.
+                    Ok(req) if req.tool == rswitch_cli::control::Tool::Capture => {
+                        match daemon.start_capture(&req) {
+                            Ok(session) => session.spawn(s),
+                            Err(e) => rswitch_cli::capture::server::write_error(&mut s, &e),
+                        }
+                        continue;
+                    }
                     Ok(req) => daemon.handle(&req),
                     // A probe that connects and closes (e.g. --detach
                     // waiting for us) sends nothing: nothing to answer.

@@ -145,10 +145,49 @@ impl Daemon {
                 },
                 other => Response::error(format!("rswitchd: unknown admin command {other:?}"), 1),
             },
+            // capture: streamed by `start_capture`, never answered here.
+            Tool::Capture => Response::error("rswitchd: capture requests stream", 1),
         }
     }
 
+    /// capture: starts `rswitch capture`'s tap; the caller streams it.
+    pub fn start_capture(&self, req: &Request) -> Result<crate::capture::server::Session, String> {
+        crate::capture::server::start(self, req)
+    }
+
+    /// capture: every running port, with tunnel configuration.
+    pub(crate) fn capture_ports(&self) -> Vec<crate::capture::server::PortRef> {
+        let mut out = Vec::new();
+        for (name, r) in &self.running {
+            let Some(&index) = self.bridges.get(&r.bridge) else {
+                continue;
+            };
+            let tunnel = r.kind.is_tunnel().then(|| {
+                let tk = if r.kind == InterfaceType::Gre {
+                    TunnelKind::Gre
+                } else {
+                    TunnelKind::Vxlan
+                };
+                tunnel_config(tk, (index, r.ofport), &r.options)
+                    .ok()
+                    .map(|(local, _, cfg)| (tk, local, cfg))
+            });
+            out.push(crate::capture::server::PortRef {
+                name: name.clone(),
+                bridge: r.bridge.clone(),
+                index,
+                ofport: r.ofport,
+                tunnel: tunnel.flatten(),
+            });
+        }
+        out
+    }
+
     fn vsctl(&mut self, argv: &[String]) -> Response {
+        // Pictures (issue 6): the client's `show --format=dot`.
+        if crate::picture::is_topology_request(argv) {
+            return self.topology_picture();
+        }
         match vsctl::execute(&self.db, argv) {
             Ok((new_db, stdout)) => {
                 self.apply_db(new_db);
@@ -166,6 +205,25 @@ impl Daemon {
                 stderr: e.stderr(),
                 exit: e.exit_code,
             },
+        }
+    }
+
+    /// `rswitch show --format=dot`: the topology as DOT, with the
+    /// namespace each internal port and veth peer lives in.
+    fn topology_picture(&self) -> Response {
+        let ports: Vec<crate::picture::netns::PortDevice> = self
+            .running
+            .iter()
+            .map(|(name, r)| crate::picture::netns::PortDevice {
+                name: name.clone(),
+                kind: r.kind,
+                mac: r.mac.clone(),
+            })
+            .collect();
+        let places = crate::picture::netns::placements(&ports);
+        Response {
+            stdout: crate::picture::topology::topology_dot(&self.db, &places),
+            ..Default::default()
         }
     }
 

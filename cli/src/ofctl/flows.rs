@@ -243,6 +243,12 @@ pub(crate) fn dump_flows(ctx: &mut Ctx, args: &[String]) -> Result<i32, Fail> {
             v.tag()
         ));
     }
+    // Pictures (issue 6): `--format=dot` draws the pipeline instead.
+    if ctx.opts.format == super::options::TraceFormat::Dot {
+        let dot = crate::picture::pipeline::pipeline_dot(&ctx.sw.bridges[b], filter.as_ref());
+        ctx.print(&dot);
+        return Ok(0);
+    }
     let names = ctx.show_ports(b);
     let opts = DumpOptions {
         stats: ctx.opts.stats,

@@ -344,6 +344,7 @@ Options:
   --strict  --readd  --names  --no-names  --stats  --no-stats
   --sort[=FIELD]  --rsort[=FIELD]  -O, --protocols=VERSION[,VERSION]...
   --format=text|json (trace)  --generate (trace)  -h, --help  -V, --version
+  --format=dot|svg|png [-o FILE] (dump-flows: a picture of the pipeline)
 ";
 
 fn run(

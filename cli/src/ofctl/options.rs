@@ -55,6 +55,9 @@ impl Version {
 pub(crate) enum TraceFormat {
     Text,
     Json,
+    /// `--format=dot`: `dump-flows` draws the pipeline (see
+    /// [`crate::picture`]; the client turns svg/png into dot).
+    Dot,
 }
 
 /// The global options of one command line.
@@ -192,6 +195,7 @@ fn apply(o: &mut Options, opt: Opt, value: Option<&str>) -> Result<(), String> {
             o.format = match value.unwrap_or("") {
                 "text" => TraceFormat::Text,
                 "json" => TraceFormat::Json,
+                "dot" => TraceFormat::Dot,
                 v => return Err(format!("{v}: unknown output format (use text or json)")),
             }
         }

@@ -52,6 +52,7 @@ use std::mem;
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
 
 use super::netdev::{self, IfCtl, LinkState};
+use super::rx_ring::{self, RingSize, RxRing};
 use super::{Offloads, PortError, PortFault, PortIo};
 use crate::packet::{Packet, VnetHdr};
 
@@ -86,6 +87,10 @@ pub struct AfPacketOptions {
     /// at `net.core.rmem_max`/`wmem_max`); `None` keeps the defaults.
     pub rcvbuf: Option<usize>,
     pub sndbuf: Option<usize>,
+    /// Receive through a `PACKET_RX_RING` (see [`super::rx_ring`]); `None`
+    /// receives with `recvmmsg`. The environment variable
+    /// `RSWITCH_AFPACKET_RING=0` also turns the ring off (for comparisons).
+    pub rx_ring: Option<RingSize>,
 }
 
 impl Default for AfPacketOptions {
@@ -97,6 +102,7 @@ impl Default for AfPacketOptions {
             outgoing_filter: OutgoingFilter::Auto,
             rcvbuf: None,
             sndbuf: None,
+            rx_ring: Some(RingSize::DEFAULT),
         }
     }
 }
@@ -109,8 +115,13 @@ pub struct AfPacketStats {
     pub rx_truncated: u64,
     /// Frames with `sll_pkttype == PACKET_OUTGOING`, dropped.
     pub rx_outgoing_skipped: u64,
-    /// Received messages shorter than the virtio-net header, dropped.
+    /// Received messages shorter than the virtio-net header (or ring slots
+    /// with an impossible header), dropped.
     pub rx_malformed: u64,
+    /// Frames read from the receive ring without a system call.
+    pub rx_ring_frames: u64,
+    /// Frames too big for a ring slot, read whole with `recvmsg`.
+    pub rx_ring_copies: u64,
     /// Frames the kernel refused on send (`EMSGSIZE`, `EINVAL`: too long
     /// without GSO, bad virtio-net header, shorter than an Ethernet header).
     pub tx_rejected: u64,
@@ -170,12 +181,16 @@ pub struct AfPacketPort {
     pending: Option<io::Error>,
     stats: AfPacketStats,
     scratch: Scratch,
+    /// The receive ring, on the handle that receives (never on clones).
+    ring: Option<RxRing>,
 }
 
-// SAFETY: the only !Send parts are the raw pointers inside `scratch`. They
-// are rebuilt from `&mut self`/`&mut [Packet]` borrows at the start of every
-// recv/send call and only used during that call, never across calls or
-// threads, so moving the port to another thread cannot make them dangle.
+// SAFETY: the !Send parts are the raw pointers inside `scratch` and the
+// ring's base pointer. Scratch pointers are rebuilt from `&mut self`/`&mut
+// [Packet]` borrows at the start of every recv/send call and only used
+// during that call, never across calls or threads. The ring is a MAP_SHARED
+// mapping owned by this handle alone (clones get none), valid in every
+// thread of the process until the handle drops it.
 unsafe impl Send for AfPacketPort {}
 
 fn setsockopt_int(
@@ -250,6 +265,14 @@ impl AfPacketPort {
                 .or_else(|_| setsockopt_int(raw, libc::SOL_SOCKET, libc::SO_SNDBUF, n))
                 .map_err(|e| wrap("SO_SNDBUF", e))?;
         }
+        // Before bind, so no frame is queued the old way first. A kernel
+        // without rings (or without memory for one) still gets a working
+        // port, on recvmmsg.
+        let ring_wanted = std::env::var("RSWITCH_AFPACKET_RING").map_or(true, |v| v != "0");
+        let ring = match opts.rx_ring {
+            Some(size) if ring_wanted => RxRing::setup(raw, size).ok(),
+            _ => None,
+        };
 
         // SAFETY: sockaddr_ll is plain old data; all-zero is valid.
         let mut sll: libc::sockaddr_ll = unsafe { mem::zeroed() };
@@ -299,7 +322,13 @@ impl AfPacketPort {
             pending: None,
             stats: AfPacketStats::default(),
             scratch: Scratch::new(batch),
+            ring,
         })
+    }
+
+    /// True when frames arrive through the receive ring.
+    pub fn uses_rx_ring(&self) -> bool {
+        self.ring.is_some()
     }
 
     /// The interface name given to [`AfPacketPort::open`].
@@ -457,20 +486,119 @@ impl AfPacketPort {
         pkt.vnet = VnetHdr::parse(&s.vnet[j]).unwrap_or_default();
 
         if let Some((tpid, tci)) = vlan_from_cmsgs(&m.msg_hdr) {
-            // Re-insert the tag the receive path stripped: 12 bytes of MAC
-            // addresses move into the headroom, the tag goes after them.
-            if pkt.len() >= 12 && pkt.insert_gap(12, 4) {
-                let d = pkt.data_mut();
-                d[12..14].copy_from_slice(&tpid.to_be_bytes());
-                d[14..16].copy_from_slice(&tci.to_be_bytes());
-                // Offsets in the header were computed without the tag.
-                if pkt.vnet.needs_csum() {
-                    pkt.vnet.csum_start += 4;
+            reinsert_vlan(pkt, tpid, tci);
+        }
+        true
+    }
+
+    /// Reads ring slots into `pkts` until the ring is empty or `pkts` full.
+    /// Returns (frames kept, whether the ring ran dry).
+    fn recv_ring(&mut self, pkts: &mut [Packet]) -> io::Result<(usize, bool)> {
+        let mut kept = 0;
+        // Bounded like the recvmmsg path, so dropped slots cannot keep us.
+        let mut budget = pkts.len() * 4;
+        while kept < pkts.len() && budget > 0 {
+            budget -= 1;
+            let Some(slot) = self.ring.as_ref().and_then(|r| r.peek()) else {
+                return Ok((kept, true));
+            };
+            if slot.status & rx_ring::TP_STATUS_COPY != 0 {
+                // Too big for a slot: the whole frame waits on the socket
+                // queue, in order. Free the slot first, then read it.
+                if let Some(r) = self.ring.as_mut() {
+                    r.release();
                 }
-                if pkt.vnet.hdr_len != 0 {
-                    pkt.vnet.hdr_len += 4;
+                self.stats.rx_ring_copies += 1;
+                match self.recv_chunk(&mut pkts[kept..kept + 1]) {
+                    Ok(1) => {
+                        if self.finish_rx(0, &mut pkts[kept]) {
+                            kept += 1;
+                        }
+                    }
+                    Ok(_) => self.stats.rx_truncated += 1,
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.stats.rx_truncated += 1,
+                    Err(e) => {
+                        let e = self.device_error("recvmsg", e);
+                        if kept == 0 {
+                            return Err(e);
+                        }
+                        self.pending = Some(e);
+                        return Ok((kept, false));
+                    }
                 }
+                continue;
             }
+            let accepted = self.slot_to_packet(&slot, &mut pkts[kept]);
+            if let Some(r) = self.ring.as_mut() {
+                r.release();
+            }
+            if accepted {
+                self.stats.rx_ring_frames += 1;
+                kept += 1;
+            }
+        }
+        Ok((kept, false))
+    }
+
+    /// The socket's pending error (`SO_ERROR`, which clears it).
+    fn socket_error(&self) -> Option<io::Error> {
+        let mut err: libc::c_int = 0;
+        let mut len = mem::size_of::<libc::c_int>() as libc::socklen_t;
+        // SAFETY: passes a live c_int and its exact size for the kernel
+        // to write.
+        let r = unsafe {
+            libc::getsockopt(
+                self.fd.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_ERROR,
+                (&mut err as *mut libc::c_int).cast(),
+                &mut len,
+            )
+        };
+        if r < 0 {
+            return Some(io::Error::last_os_error());
+        }
+        (err != 0).then(|| io::Error::from_raw_os_error(err))
+    }
+
+    /// Copies the head slot into `pkt`; false if the frame is dropped.
+    fn slot_to_packet(&mut self, slot: &rx_ring::Slot, pkt: &mut Packet) -> bool {
+        if slot.pkttype == libc::PACKET_OUTGOING {
+            self.stats.rx_outgoing_skipped += 1;
+            return false;
+        }
+        if slot.snaplen < slot.len {
+            self.stats.rx_truncated += 1;
+            return false;
+        }
+        let Some(ring) = self.ring.as_ref() else {
+            return false;
+        };
+        let frame = slot
+            .mac
+            .checked_sub(VnetHdr::LEN)
+            .and_then(|v| ring.bytes(v, VnetHdr::LEN))
+            .and_then(VnetHdr::parse)
+            .zip(ring.bytes(slot.mac, slot.snaplen));
+        let Some((vnet, data)) = frame else {
+            self.stats.rx_malformed += 1;
+            return false;
+        };
+        let area = pkt.rx_area();
+        if data.len() > area.len() {
+            self.stats.rx_truncated += 1;
+            return false;
+        }
+        area[..data.len()].copy_from_slice(data);
+        pkt.set_len(data.len());
+        pkt.vnet = vnet;
+        if slot.status & rx_ring::TP_STATUS_VLAN_VALID != 0 {
+            let tpid = if slot.status & rx_ring::TP_STATUS_VLAN_TPID_VALID != 0 {
+                slot.vlan_tpid
+            } else {
+                TPID_8021Q
+            };
+            reinsert_vlan(pkt, tpid, slot.vlan_tci);
         }
         true
     }
@@ -542,7 +670,25 @@ impl AfPacketPort {
             pending: None,
             stats: AfPacketStats::default(),
             scratch: Scratch::new(self.opts.batch),
+            ring: None,
         })
+    }
+}
+
+/// Re-inserts the tag the receive path stripped: 12 bytes of MAC addresses
+/// move into the headroom, the tag goes after them.
+fn reinsert_vlan(pkt: &mut Packet, tpid: u16, tci: u16) {
+    if pkt.len() >= 12 && pkt.insert_gap(12, 4) {
+        let d = pkt.data_mut();
+        d[12..14].copy_from_slice(&tpid.to_be_bytes());
+        d[14..16].copy_from_slice(&tci.to_be_bytes());
+        // Offsets in the header were computed without the tag.
+        if pkt.vnet.needs_csum() {
+            pkt.vnet.csum_start += 4;
+        }
+        if pkt.vnet.hdr_len != 0 {
+            pkt.vnet.hdr_len += 4;
+        }
     }
 }
 
@@ -585,6 +731,20 @@ impl PortIo for AfPacketPort {
         }
         if self.gone {
             return Err(self.gone_error("recvmmsg", None));
+        }
+        if self.ring.is_some() {
+            let (kept, dry) = self.recv_ring(pkts)?;
+            if !(dry && kept == 0) {
+                return Ok(kept);
+            }
+            // An empty ring: collect what only the socket reports (a link
+            // going down, a deleted device: sk_err, which also woke us).
+            // SO_ERROR reads and clears it like a failing recvmsg would,
+            // without taking a queued frame ahead of its ring slot.
+            return match self.socket_error() {
+                None => Ok(0),
+                Some(e) => Err(self.device_error("recvmsg", e)),
+            };
         }
         let mut kept = 0;
         // Bounded so a flood of dropped (outgoing) frames cannot keep us here.
@@ -666,6 +826,14 @@ impl PortIo for AfPacketPort {
 
     fn offloads(&self) -> Offloads {
         Offloads { vnet_hdr: true }
+    }
+
+    fn rx_pending(&self) -> bool {
+        self.ring.as_ref().is_some_and(|r| r.peek().is_some())
+    }
+
+    fn can_busy_poll(&self) -> bool {
+        self.ring.is_some()
     }
 
     /// A `dup` of the socket with its own scratch buffers and counters.

@@ -10,6 +10,7 @@ use crate::packet::Packet;
 pub mod afpacket;
 pub mod memory;
 pub mod netdev;
+pub mod rx_ring;
 pub mod tap;
 pub mod tunnel_port;
 
@@ -33,6 +34,17 @@ pub trait PortIo: Send {
     /// The descriptor to poll for readability, if the backend has one.
     fn raw_fd(&self) -> Option<RawFd>;
     fn offloads(&self) -> Offloads;
+    /// True when frames wait that `recv_batch` would return, known without
+    /// a system call (a receive ring). Lets a busy worker look for more
+    /// work before sleeping; backends without such a view say false.
+    fn rx_pending(&self) -> bool {
+        false
+    }
+    /// True when [`PortIo::rx_pending`] means something for this port, so
+    /// spinning on it before sleeping can find work.
+    fn can_busy_poll(&self) -> bool {
+        false
+    }
     /// A second handle for sending from another worker thread. Backends that
     /// can share their descriptor (AF_PACKET, TAP: `dup`) or channel
     /// (memory) override this; the default says they cannot.
