@@ -38,6 +38,12 @@ const FLUSH_EVERY: Millis = 100;
 /// `RSWITCH_BUSY_POLL_US` overrides it (0 turns busy polling off).
 const BUSY_POLL: Duration = Duration::from_micros(100);
 
+/// `RSWITCH_GRO=0` turns receive coalescing off (for comparisons).
+fn gro_enabled() -> bool {
+    static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ON.get_or_init(|| std::env::var("RSWITCH_GRO").map_or(true, |v| v != "0"))
+}
+
 fn busy_poll_limit() -> Duration {
     static LIMIT: std::sync::OnceLock<Duration> = std::sync::OnceLock::new();
     *LIMIT.get_or_init(|| {
@@ -544,8 +550,18 @@ impl Worker {
                 return total;
             }
             total += n;
+            // Consecutive segments of a TCP stream become one super-frame
+            // (receive coalescing, as a NIC's GRO): the pipeline, the send
+            // and the receiving host's stack then see one packet instead of
+            // dozens. `n` (frames read) still decides whether the port is
+            // drained.
+            let frames = if gro_enabled() {
+                crate::gro::coalesce_tcp(&mut self.batch[..n])
+            } else {
+                n
+            };
             let now = (self.sh.clock)();
-            for i in 0..n {
+            for i in 0..frames {
                 self.process(id, i, now);
             }
             flush_queues(

@@ -5,6 +5,7 @@
 pub mod capture;
 pub mod engine;
 pub mod extract;
+pub mod gro;
 pub mod offload;
 pub mod packet;
 pub mod port;

@@ -156,6 +156,18 @@ impl Packet {
         &mut self.buf[HEADROOM..]
     }
 
+    /// Appends `bytes` to the frame, keeping its start and tags; false
+    /// (and nothing changed) when the buffer has no room for them.
+    pub fn extend_from_slice(&mut self, bytes: &[u8]) -> bool {
+        let end = self.start + self.len;
+        if bytes.len() > self.buf.len() - end {
+            return false;
+        }
+        self.buf[end..end + bytes.len()].copy_from_slice(bytes);
+        self.len += bytes.len();
+        true
+    }
+
     pub fn set_len(&mut self, len: usize) {
         self.len = len.min(self.buf.len() - self.start);
     }

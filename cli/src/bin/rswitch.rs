@@ -36,7 +36,7 @@ fn main() -> ExitCode {
         return ExitCode::from(code.clamp(0, 255) as u8);
     }
     if argv.iter().any(|a| a == "--help" || a == "-h") {
-        println!("rswitch: configure rswitchd (ovs-vsctl syntax)\nusage: rswitch [--rundir DIR] [OPTIONS] COMMAND [ARG...] [-- COMMAND...]\ncommands: init add-br del-br list-br br-exists add-port del-port list-ports port-to-br show get set clear add remove list find set-fail-mode get-fail-mode del-fail-mode");
+        println!("rswitch: configure rswitchd (ovs-vsctl syntax)\nusage: rswitch [--rundir DIR] [OPTIONS] COMMAND [ARG...] [-- COMMAND...]\ncommands: init add-br del-br list-br br-exists add-port del-port list-ports port-to-br show get set clear add remove list find set-fail-mode get-fail-mode del-fail-mode\nalso: lab up|down|status|check|plan FILE; capture [BR] PORT …; show --format dot|svg|png [-o FILE]");
         return ExitCode::SUCCESS;
     }
     // Pictures (issue 6): `show --format dot|svg|png [-o FILE]`.

@@ -339,6 +339,7 @@ Commands:
   parse-flow FLOW             print FLOW as ovs-ofctl would send it
   parse-flows FILE            the same for each flow of FILE
   trace SWITCH FLOW [-generate]  trace a packet through the tables
+  trace SWITCH --pcap FILE [--in-port N]  trace each packet of a capture
 
 Options:
   --strict  --readd  --names  --no-names  --stats  --no-stats
