@@ -16,7 +16,8 @@ use ofproto::trace::{parse_packet, trace};
 #[command(
     name = "rswitch-ofctl",
     version,
-    about = "OpenFlow switch management (ovs-ofctl syntax)"
+    about = "OpenFlow switch management (ovs-ofctl syntax)",
+    after_help = rswitch_cli::ofctl::USAGE
 )]
 struct Cli {
     #[command(subcommand)]

@@ -318,7 +318,7 @@ const COMMANDS: &[(&str, usize, usize, Handler)] = &[
     ("ofproto/trace", 2, 3, trace::trace),
 ];
 
-const USAGE: &str = "\
+pub const USAGE: &str = "\
 rswitch-ofctl: OpenFlow switch management utility (ovs-ofctl syntax)
 usage: rswitch-ofctl [OPTIONS] COMMAND [ARG...]
 

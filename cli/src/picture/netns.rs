@@ -148,6 +148,7 @@ fn own_device(p: &PortDevice, own: &str, here: &[Value], others: &mut Namespaces
         return placed(own);
     }
     let names = others.named.clone();
+    let mut by_name = Vec::new();
     for ns in names.iter().filter(|n| *n != own) {
         let Some(l) = find(others.links(ns), &p.name) else {
             continue;
@@ -158,8 +159,15 @@ fn own_device(p: &PortDevice, own: &str, here: &[Value], others: &mut Namespaces
         if p.mac.is_none() || p.mac.as_deref() == mac {
             return placed(ns);
         }
+        by_name.push(ns.clone());
     }
-    placed("unknown")
+    // The MAC may have been changed after the move (labs give VM ports
+    // their own MAC, as Neutron does): a name found in exactly one
+    // namespace is still ours.
+    match by_name.as_slice() {
+        [ns] => placed(ns),
+        _ => placed("unknown"),
+    }
 }
 
 fn veth_peer(
