@@ -868,6 +868,32 @@ impl VxlanEndpoint {
         })
     }
 
+    /// A second endpoint for sending only, with its own sockets (made in
+    /// the calling thread's namespace, which must be this endpoint's), so
+    /// another thread can send without sharing this one. Its receive
+    /// descriptor is a duplicate of this one's and is never read.
+    pub fn send_only(&self) -> io::Result<VxlanEndpoint> {
+        let txfd = new_socket(libc::SOCK_RAW, libc::IPPROTO_UDP)?;
+        drop_all_input(txfd.as_raw_fd())?;
+        if let Some(l) = self.local {
+            bind(txfd.as_raw_fd(), l, 0)?;
+        }
+        let gso = match &self.gso {
+            Some(_) => crate::tunnel_gso::UdpGsoSender::open(self.local).ok(),
+            None => None,
+        };
+        Ok(VxlanEndpoint {
+            probe: std::net::UdpSocket::bind((Ipv4Addr::UNSPECIFIED, 0))?,
+            gso,
+            rx: self.rx.try_clone()?,
+            tx: RawTx::new(txfd, self.local),
+            local: self.local,
+            dst_port: self.dst_port,
+            stats: TunnelStats::default(),
+            src_cache: HashMap::new(),
+        })
+    }
+
     /// The receive descriptor, to poll for readability.
     pub fn raw_fd(&self) -> RawFd {
         self.rx.as_raw_fd()
@@ -1139,6 +1165,22 @@ impl GreEndpoint {
         Ok(GreEndpoint {
             sock: RawTx::new(fd, local),
             local,
+            stats: TunnelStats::default(),
+        })
+    }
+
+    /// A second endpoint for sending only (see
+    /// [`VxlanEndpoint::send_only`]): its own raw GRE socket, which drops
+    /// everything it would receive.
+    pub fn send_only(&self) -> io::Result<GreEndpoint> {
+        let fd = new_socket(libc::SOCK_RAW, libc::IPPROTO_GRE)?;
+        drop_all_input(fd.as_raw_fd())?;
+        if let Some(l) = self.local {
+            bind(fd.as_raw_fd(), l, 0)?;
+        }
+        Ok(GreEndpoint {
+            sock: RawTx::new(fd, self.local),
+            local: self.local,
             stats: TunnelStats::default(),
         })
     }

@@ -1016,7 +1016,15 @@ impl Lab {
     /// without iptables the measurement carries that cost for every device.
     fn sink_udp_in_b(&self) {
         let rule = [
-            "-t", "raw", "PREROUTING", "-p", "udp", "--dport", "9", "-j", "DROP",
+            "-t",
+            "raw",
+            "PREROUTING",
+            "-p",
+            "udp",
+            "--dport",
+            "9",
+            "-j",
+            "DROP",
         ];
         let with = |op: &str| {
             let mut v = vec!["ip", "netns", "exec", self.ns_b.as_str(), "iptables"];

@@ -1,20 +1,30 @@
-//! The classic pcap file format (what `tcpdump -w` writes): a 24-byte
-//! global header, then a 16-byte header before each frame. Written with
-//! nanosecond timestamps and link type Ethernet; read in either byte order
-//! with micro- or nanosecond timestamps. The reader never panics: a
-//! malformed file is an error naming the record.
+//! Pcap files (what `tcpdump -w` writes) through the `pcap-file` crate:
+//! written with nanosecond timestamps and link type Ethernet; read in
+//! either byte order with micro- or nanosecond timestamps. The reader never
+//! panics: a malformed file is an error naming the record and what is
+//! wrong with it.
 
+use std::borrow::Cow;
 use std::io::{self, Write};
+
+use pcap_file::pcap::{PcapHeader, PcapParser, RawPcapPacket};
+use pcap_file::{DataLink, Endianness, PcapError, TsResolution};
 
 /// Magic of a nanosecond-resolution file (microsecond: 0xa1b2c3d4).
 pub const MAGIC_NS: u32 = 0xa1b2_3c4d;
 pub const MAGIC_US: u32 = 0xa1b2_c3d4;
-/// LINKTYPE_ETHERNET.
-pub const LINKTYPE_ETHERNET: u32 = 1;
 /// Largest frame a record may hold (tcpdump's MAXIMUM_SNAPLEN).
 pub const MAX_SNAPLEN: u32 = 262_144;
 
-/// Writes a pcap stream.
+fn io_err(e: PcapError) -> io::Error {
+    match e {
+        PcapError::IoError(e) => e,
+        e => io::Error::other(e.to_string()),
+    }
+}
+
+/// Writes a pcap stream (header and records through `pcap-file`, onto a
+/// writer kept here so it can be flushed after each record).
 pub struct Writer<W: Write> {
     out: W,
     snaplen: u32,
@@ -23,15 +33,17 @@ pub struct Writer<W: Write> {
 impl<W: Write> Writer<W> {
     /// Writes the global header.
     pub fn new(mut out: W, snaplen: u32) -> io::Result<Writer<W>> {
-        let mut h = Vec::with_capacity(24);
-        h.extend_from_slice(&MAGIC_NS.to_le_bytes());
-        h.extend_from_slice(&2u16.to_le_bytes());
-        h.extend_from_slice(&4u16.to_le_bytes());
-        h.extend_from_slice(&0i32.to_le_bytes()); // thiszone
-        h.extend_from_slice(&0u32.to_le_bytes()); // sigfigs
-        h.extend_from_slice(&snaplen.to_le_bytes());
-        h.extend_from_slice(&LINKTYPE_ETHERNET.to_le_bytes());
-        out.write_all(&h)?;
+        let header = PcapHeader {
+            version_major: 2,
+            version_minor: 4,
+            ts_correction: 0,
+            ts_accuracy: 0,
+            snaplen,
+            datalink: DataLink::ETHERNET,
+            ts_resolution: TsResolution::NanoSecond,
+            endianness: Endianness::Little,
+        };
+        header.write_to(&mut out).map_err(io_err)?;
         Ok(Writer { out, snaplen })
     }
 
@@ -39,17 +51,26 @@ impl<W: Write> Writer<W> {
     /// `orig_len`, captured at `ts_ns` (Unix nanoseconds).
     pub fn write(&mut self, ts_ns: u64, frame: &[u8], orig_len: usize) -> io::Result<()> {
         let n = frame.len().min(self.snaplen as usize);
-        let mut h = [0u8; 16];
-        h[0..4].copy_from_slice(&((ts_ns / 1_000_000_000) as u32).to_le_bytes());
-        h[4..8].copy_from_slice(&((ts_ns % 1_000_000_000) as u32).to_le_bytes());
-        h[8..12].copy_from_slice(&(n as u32).to_le_bytes());
-        h[12..16].copy_from_slice(&(orig_len.max(n) as u32).to_le_bytes());
-        self.out.write_all(&h)?;
-        self.out.write_all(&frame[..n])
+        let orig = orig_len.max(n).min(u32::MAX as usize) as u32;
+        let pkt = RawPcapPacket {
+            ts_sec: (ts_ns / 1_000_000_000).min(u32::MAX as u64) as u32,
+            ts_frac: (ts_ns % 1_000_000_000) as u32,
+            incl_len: n as u32,
+            orig_len: orig,
+            data: Cow::Borrowed(&frame[..n]),
+        };
+        pkt.write_to::<_, byteorder_slice::LittleEndian>(&mut self.out)
+            .map(drop)
+            .map_err(io_err)
     }
 
     pub fn flush(&mut self) -> io::Result<()> {
         self.out.flush()
+    }
+
+    /// The underlying writer.
+    pub fn into_inner(self) -> W {
+        self.out
     }
 }
 
@@ -70,66 +91,67 @@ pub fn parse(data: &[u8]) -> Result<Vec<PcapRecord>, String> {
             data.len()
         ));
     }
-    let magic_le = u32::from_le_bytes(data[0..4].try_into().expect("4 bytes"));
-    let (le, nanos) = match magic_le {
-        MAGIC_US => (true, false),
-        MAGIC_NS => (true, true),
-        m if m.swap_bytes() == MAGIC_US => (false, false),
-        m if m.swap_bytes() == MAGIC_NS => (false, true),
-        m => {
-            return Err(format!(
-                "not a pcap file: magic {m:#010x} (pcapng is not supported; convert with `tcpdump -r IN -w OUT`)"
-            ))
-        }
-    };
-    let u32_at = |b: &[u8], i: usize| {
-        let w: [u8; 4] = b[i..i + 4].try_into().expect("4 bytes");
-        if le {
-            u32::from_le_bytes(w)
+    let (mut rest, parser) = PcapParser::new(data).map_err(|e| {
+        let magic = u32::from_le_bytes([data[0], data[1], data[2], data[3]]);
+        if [MAGIC_NS, MAGIC_US].contains(&magic) || [MAGIC_NS, MAGIC_US].contains(&magic.swap_bytes()) {
+            format!("not a pcap file: {e}")
         } else {
-            u32::from_be_bytes(w)
+            format!(
+                "not a pcap file: magic {magic:#010x} (pcapng is not supported; convert with `tcpdump -r IN -w OUT`)"
+            )
         }
-    };
-    let linktype = u32_at(data, 20) & 0x0fff_ffff;
-    if linktype != LINKTYPE_ETHERNET {
+    })?;
+    let header = parser.header();
+    if header.datalink != DataLink::ETHERNET {
         return Err(format!(
-            "link type {linktype} is not Ethernet (1): only Ethernet captures can be traced"
+            "link type {:?} is not Ethernet (1): only Ethernet captures can be traced",
+            header.datalink
         ));
     }
+    let big = header.endianness == Endianness::Big;
     let mut out = Vec::new();
-    let mut at = 24;
     let mut n = 0;
-    while at < data.len() {
+    while !rest.is_empty() {
         n += 1;
-        if data.len() - at < 16 {
+        if rest.len() < 16 {
             return Err(format!(
                 "record {n}: truncated record header ({} of 16 bytes)",
-                data.len() - at
+                rest.len()
             ));
         }
-        let sec = u32_at(data, at) as u64;
-        let frac = u32_at(data, at + 4) as u64;
-        let incl = u32_at(data, at + 8);
-        let orig = u32_at(data, at + 12);
+        // The parser reports a short frame only as "incomplete": say how
+        // short, from the record header's captured length.
+        let w = [rest[8], rest[9], rest[10], rest[11]];
+        let incl = if big {
+            u32::from_be_bytes(w)
+        } else {
+            u32::from_le_bytes(w)
+        };
         if incl > MAX_SNAPLEN {
             return Err(format!(
                 "record {n}: captured length {incl} is larger than {MAX_SNAPLEN}"
             ));
         }
-        let body = at + 16;
-        if data.len() - body < incl as usize {
-            return Err(format!(
+        // Raw records: pcap-file's checked records refuse an original
+        // length above the snap length, i.e. every `tcpdump -s N` capture.
+        let (next, pkt) = parser.next_raw_packet(rest).map_err(|e| match e {
+            PcapError::IncompleteBuffer => format!(
                 "record {n}: truncated frame ({} of {incl} bytes)",
-                data.len() - body
-            ));
-        }
-        let ts_ns = sec * 1_000_000_000 + if nanos { frac } else { frac * 1000 };
+                rest.len() - 16
+            ),
+            e => format!("record {n}: {e}"),
+        })?;
+        let frac = u64::from(pkt.ts_frac);
+        let frac_ns = match header.ts_resolution {
+            TsResolution::MicroSecond => frac * 1000,
+            TsResolution::NanoSecond => frac,
+        };
         out.push(PcapRecord {
-            ts_ns,
-            frame: data[body..body + incl as usize].to_vec(),
-            orig_len: orig,
+            ts_ns: u64::from(pkt.ts_sec) * 1_000_000_000 + frac_ns,
+            frame: pkt.data.into_owned(),
+            orig_len: pkt.orig_len,
         });
-        at = body + incl as usize;
+        rest = next;
     }
     Ok(out)
 }
@@ -144,7 +166,7 @@ mod tests {
         let mut w = Writer::new(Vec::new(), 65535).unwrap();
         w.write(1_700_000_000_123_456_789, &[0xaa, 0xbb, 0xcc], 60)
             .unwrap();
-        let b = w.out;
+        let b = w.into_inner();
         let want: Vec<u8> = vec![
             0x4d, 0x3c, 0xb2, 0xa1, // magic (ns)
             2, 0, 4, 0, // version 2.4
@@ -173,7 +195,7 @@ mod tests {
     fn snaplen_cuts_frames() {
         let mut w = Writer::new(Vec::new(), 2).unwrap();
         w.write(0, &[1, 2, 3, 4], 4).unwrap();
-        let r = parse(&w.out).unwrap();
+        let r = parse(&w.into_inner()).unwrap();
         assert_eq!(r[0].frame, vec![1, 2]);
         assert_eq!(r[0].orig_len, 4);
     }
@@ -196,7 +218,7 @@ mod tests {
         let mut w = Writer::new(Vec::new(), 65535).unwrap();
         w.write(0, &[1; 20], 20).unwrap();
         w.write(0, &[2; 20], 20).unwrap();
-        let b = w.out;
+        let b = w.into_inner();
         let e = parse(&b[..b.len() - 5]).unwrap_err();
         assert_eq!(e, "record 2: truncated frame (15 of 20 bytes)");
         let e = parse(&b[..24 + 36 + 7]).unwrap_err();
@@ -216,7 +238,7 @@ mod tests {
             let mut w = Writer::new(Vec::new(), 65535).unwrap();
             w.write(5, &[7; 20], 20).unwrap();
             w.write(6, &[8; 10], 10).unwrap();
-            let mut b = w.out;
+            let mut b = w.into_inner();
             let i = i % b.len();
             b[i] = v;
             let _ = parse(&b);

@@ -3,9 +3,10 @@
 //!
 //! Every tunnel port with the same (kind, local address, UDP port) shares
 //! one endpoint (one set of sockets), held in a [`TunnelHub`] behind a
-//! mutex. First version: receiving and sending through a hub serialise on
-//! that mutex, which is acceptable because tunnels are a slower path than
-//! the AF_PACKET/TAP ports (and the lock is held for one batch at a time).
+//! mutex, which the receiving handle takes once per batch. Send handles
+//! (`try_clone_tx`, one per worker) get sending sockets of their own, so
+//! workers sending to a tunnel never wait for that lock; only a failed
+//! send takes it, to count and log the failure.
 //!
 //! Any receiving handle of a hub reads the shared socket and demultiplexes
 //! each frame to the tunnel port whose `remote_ip` is the outer source (or
@@ -74,6 +75,14 @@ impl Endpoint {
             Endpoint::Vxlan(e) => e.stats(),
             Endpoint::Gre(e) => e.stats(),
         }
+    }
+
+    /// Sockets of its own for a sending thread.
+    fn send_only(&self) -> io::Result<Endpoint> {
+        Ok(match self {
+            Endpoint::Vxlan(e) => Endpoint::Vxlan(e.send_only()?),
+            Endpoint::Gre(e) => Endpoint::Gre(e.send_only()?),
+        })
     }
 }
 
@@ -147,6 +156,7 @@ impl TunnelHub {
             cfg,
             rx: Some((serial, fd)),
             failed_tail: 0,
+            sender: None,
         })
     }
 
@@ -197,6 +207,10 @@ pub struct TunnelPort {
     rx: Option<(u64, OwnedFd)>,
     /// Frames of the last send that failed (left at the end of its slice).
     failed_tail: usize,
+    /// Send handles (from `try_clone_tx`) send through sockets of their
+    /// own, so a worker sending to a tunnel never waits for the hub's lock
+    /// (held by the worker receiving from it); `None` sends through the hub.
+    sender: Option<Endpoint>,
 }
 
 impl Drop for TunnelPort {
@@ -254,31 +268,48 @@ impl PortIo for TunnelPort {
         if failed > 0 && failed == pkts.len() {
             return Ok(0);
         }
-        let mut h = lock(&self.hub);
         let mut sent = 0;
-        for i in 0..pkts.len() {
-            let p = &mut pkts[i];
-            let tag = p.tunnel;
-            let remote = self.cfg.remote.or(tag.map(|t| t.dst));
-            let remote = match remote {
-                Some(r) if !r.is_unspecified() => r,
-                _ => {
-                    h.send_failures += 1;
-                    h.log_failure("no remote_ip for a frame sent to a remote_ip=flow port");
-                    continue;
-                }
+        // Failures are rare: the hub (counters, rate-limited log) is locked
+        // only for them when this handle has sockets of its own.
+        let mut failures: Vec<String> = Vec::new();
+        {
+            let mut guard = match self.sender {
+                Some(_) => None,
+                None => Some(lock(&self.hub)),
             };
-            let id = self.cfg.out_key.unwrap_or_else(|| tag.map_or(0, |t| t.id));
-            match h.ep.send(p, remote, id, &self.cfg.opts) {
-                Ok(()) => {
-                    // Sent frames first, so the caller counts their bytes.
-                    pkts.swap(sent, i);
-                    sent += 1;
+            let ep = match (&mut self.sender, &mut guard) {
+                (Some(ep), _) => ep,
+                (None, Some(h)) => &mut h.ep,
+                (None, None) => unreachable!("locked above when there is no sender"),
+            };
+            for i in 0..pkts.len() {
+                let p = &mut pkts[i];
+                let tag = p.tunnel;
+                let remote = self.cfg.remote.or(tag.map(|t| t.dst));
+                let remote = match remote {
+                    Some(r) if !r.is_unspecified() => r,
+                    _ => {
+                        failures
+                            .push("no remote_ip for a frame sent to a remote_ip=flow port".into());
+                        continue;
+                    }
+                };
+                let id = self.cfg.out_key.unwrap_or_else(|| tag.map_or(0, |t| t.id));
+                match ep.send(p, remote, id, &self.cfg.opts) {
+                    Ok(()) => {
+                        // Sent frames first, so the caller counts their bytes.
+                        pkts.swap(sent, i);
+                        sent += 1;
+                    }
+                    Err(e) => failures.push(format!("to {remote}: {e}")),
                 }
-                Err(e) => {
-                    h.send_failures += 1;
-                    h.log_failure(&format!("to {remote}: {e}"));
-                }
+            }
+        }
+        if !failures.is_empty() {
+            let mut h = lock(&self.hub);
+            h.send_failures += failures.len() as u64;
+            for f in &failures {
+                h.log_failure(f);
             }
         }
         self.failed_tail = pkts.len() - sent;
@@ -295,7 +326,9 @@ impl PortIo for TunnelPort {
     }
 
     fn try_clone_tx(&self) -> io::Result<Box<dyn PortIo>> {
+        let sender = Some(lock(&self.hub).ep.send_only()?);
         Ok(Box::new(TunnelPort {
+            sender,
             hub: self.hub.clone(),
             cfg: self.cfg,
             rx: None,
