@@ -39,6 +39,12 @@ struct Args {
     /// Forwarding threads [default: one per core].
     #[arg(long)]
     workers: Option<usize>,
+    /// Microseconds a worker keeps polling its receive rings after the
+    /// last frame before it sleeps [default: 100]. 0 never polls; a large
+    /// value (e.g. 1000000000) polls all the time: latency as low as the
+    /// kernel bridge's, at the cost of one busy core per worker.
+    #[arg(long = "busy-poll-us", value_name = "US")]
+    busy_poll_us: Option<u64>,
     /// Configuration file [default: RUNDIR/conf.db].
     #[arg(long)]
     db: Option<String>,
@@ -183,6 +189,11 @@ fn main() -> ExitCode {
         if !ok {
             return fail(format!("cannot give group {g} the control socket"));
         }
+    }
+    if let Some(us) = args.busy_poll_us {
+        // Read by the engine when its workers start, below; no other
+        // thread runs yet.
+        std::env::set_var("RSWITCH_BUSY_POLL_US", us.to_string());
     }
     let workers = args.workers.unwrap_or_else(|| {
         std::thread::available_parallelism()
