@@ -14,6 +14,10 @@ command -v ethtool >/dev/null || need_apt+=(ethtool)
 command -v iptables >/dev/null || need_apt+=(iptables)
 command -v dot >/dev/null || need_apt+=(graphviz)
 command -v tcpdump >/dev/null || need_apt+=(tcpdump)
+# dnsmasq-base: the binary without the service (which would serve DNS on
+# the machine itself); the L7 lab runs it inside a namespace.
+command -v dnsmasq >/dev/null || need_apt+=(dnsmasq-base)
+command -v dhclient >/dev/null || need_apt+=(isc-dhcp-client)
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     echo "==> installing ${need_apt[*]}"
