@@ -608,14 +608,44 @@ fn drop_all_input(fd: RawFd) -> io::Result<()> {
     .map(drop)
 }
 
+/// The outer IPv4 options (TTL, TOS, DF) last set on a sending socket,
+/// so each `setsockopt` happens only when a value changes.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct IpOptions {
+    ttl: Option<u8>,
+    tos: Option<u8>,
+    df: Option<bool>,
+}
+
+impl IpOptions {
+    pub(crate) fn apply(&mut self, fd: RawFd, ttl: u8, tos: u8, df: bool) -> io::Result<()> {
+        if self.ttl != Some(ttl) {
+            setsockopt_int(fd, libc::IPPROTO_IP, libc::IP_TTL, ttl as libc::c_int)?;
+            self.ttl = Some(ttl);
+        }
+        if self.tos != Some(tos) {
+            setsockopt_int(fd, libc::IPPROTO_IP, libc::IP_TOS, tos as libc::c_int)?;
+            self.tos = Some(tos);
+        }
+        if self.df != Some(df) {
+            let v = if df {
+                libc::IP_PMTUDISC_DO
+            } else {
+                libc::IP_PMTUDISC_DONT
+            };
+            setsockopt_int(fd, libc::IPPROTO_IP, libc::IP_MTU_DISCOVER, v)?;
+            self.df = Some(df);
+        }
+        Ok(())
+    }
+}
+
 /// The send side shared by both endpoints: a raw socket whose TTL, TOS and
 /// DF socket options are changed only when a send needs other values than
 /// the previous one (a setsockopt per packet would double the syscalls).
 struct RawTx {
     fd: OwnedFd,
-    ttl: Option<u8>,
-    tos: Option<u8>,
-    df: Option<bool>,
+    ip_opts: IpOptions,
     /// Inner segments of GSO super-frames, reused between sends.
     segs: Vec<Packet>,
     /// A UDP socket made in the endpoint's namespace, connected to a
@@ -630,9 +660,7 @@ impl RawTx {
         let mtu_probe = std::net::UdpSocket::bind((local.unwrap_or(Ipv4Addr::UNSPECIFIED), 0)).ok();
         RawTx {
             fd,
-            ttl: None,
-            tos: None,
-            df: None,
+            ip_opts: IpOptions::default(),
             segs: Vec::new(),
             mtu_probe,
             mtu_cache: HashMap::new(),
@@ -676,25 +704,7 @@ impl RawTx {
     }
 
     fn apply(&mut self, ttl: u8, tos: u8, df: bool) -> io::Result<()> {
-        let fd = self.fd.as_raw_fd();
-        if self.ttl != Some(ttl) {
-            setsockopt_int(fd, libc::IPPROTO_IP, libc::IP_TTL, ttl as libc::c_int)?;
-            self.ttl = Some(ttl);
-        }
-        if self.tos != Some(tos) {
-            setsockopt_int(fd, libc::IPPROTO_IP, libc::IP_TOS, tos as libc::c_int)?;
-            self.tos = Some(tos);
-        }
-        if self.df != Some(df) {
-            let v = if df {
-                libc::IP_PMTUDISC_DO
-            } else {
-                libc::IP_PMTUDISC_DONT
-            };
-            setsockopt_int(fd, libc::IPPROTO_IP, libc::IP_MTU_DISCOVER, v)?;
-            self.df = Some(df);
-        }
-        Ok(())
+        self.ip_opts.apply(self.fd.as_raw_fd(), ttl, tos, df)
     }
 
     fn sendto(

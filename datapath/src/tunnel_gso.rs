@@ -46,9 +46,7 @@ struct CmsgBuf([u8; 32]);
 /// A UDP socket for GSO sends, with the IP options last applied.
 pub struct UdpGsoSender {
     fd: OwnedFd,
-    ttl: Option<u8>,
-    tos: Option<u8>,
-    df: Option<bool>,
+    ip_opts: crate::tunnel::IpOptions,
     buf: Vec<u8>,
     unsupported: bool,
 }
@@ -66,9 +64,7 @@ impl UdpGsoSender {
         let fd = unsafe { OwnedFd::from_raw_fd(std::os::fd::IntoRawFd::into_raw_fd(sock)) };
         Ok(UdpGsoSender {
             fd,
-            ttl: None,
-            tos: None,
-            df: None,
+            ip_opts: Default::default(),
             buf: Vec::with_capacity(MAX_PAYLOAD),
             unsupported: false,
         })
@@ -77,44 +73,6 @@ impl UdpGsoSender {
     /// False once the kernel refused `UDP_SEGMENT`.
     pub fn usable(&self) -> bool {
         !self.unsupported
-    }
-
-    fn set(&self, name: libc::c_int, val: libc::c_int) -> io::Result<()> {
-        // SAFETY: passes a pointer to a live c_int and its exact size.
-        let r = unsafe {
-            libc::setsockopt(
-                self.fd.as_raw_fd(),
-                libc::IPPROTO_IP,
-                name,
-                (&val as *const libc::c_int).cast(),
-                mem::size_of::<libc::c_int>() as libc::socklen_t,
-            )
-        };
-        if r < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        Ok(())
-    }
-
-    fn apply(&mut self, ttl: u8, tos: u8, df: bool) -> io::Result<()> {
-        if self.ttl != Some(ttl) {
-            self.set(libc::IP_TTL, ttl.into())?;
-            self.ttl = Some(ttl);
-        }
-        if self.tos != Some(tos) {
-            self.set(libc::IP_TOS, tos.into())?;
-            self.tos = Some(tos);
-        }
-        if self.df != Some(df) {
-            let v = if df {
-                libc::IP_PMTUDISC_DO
-            } else {
-                libc::IP_PMTUDISC_DONT
-            };
-            self.set(libc::IP_MTU_DISCOVER, v)?;
-            self.df = Some(df);
-        }
-        Ok(())
     }
 
     /// Sends `segs` (inner frames, all of one length but the last) to
@@ -141,7 +99,9 @@ impl UdpGsoSender {
         {
             return Err(GsoError::Unsupported);
         }
-        self.apply(ttl, tos, df).map_err(GsoError::Io)?;
+        self.ip_opts
+            .apply(self.fd.as_raw_fd(), ttl, tos, df)
+            .map_err(GsoError::Io)?;
         let gso = VXLAN_HDR + seg_len;
         let per_call = (MAX_PAYLOAD / gso).clamp(1, MAX_SEGMENTS);
         let hdr = vxlan_header(vni);

@@ -56,27 +56,9 @@ enum Cmd {
 }
 
 fn bridge_from(file: &str, ports: &[String]) -> Result<Bridge, String> {
-    let mut b = Bridge::new("br0");
-    b.set_fail_mode(FailMode::Secure, 0);
-    for p in ports {
-        let (name, num) = p
-            .split_once('=')
-            .ok_or_else(|| format!("{p}: expected NAME=OFPORT"))?;
-        let num: u32 = num.parse().map_err(|_| format!("{p}: bad port number"))?;
-        b.set_port(PortInfo::new(num, name));
-    }
-    let text = std::fs::read_to_string(file).map_err(|e| format!("{file}: {e}"))?;
-    let fms = parse_flows_file(&text, FlowModCommand::Add, Some(&b.port_map()))
-        .map_err(|e| format!("{file}: {e}"))?;
-    for fm in &fms {
-        for w in &fm.warnings {
-            eprintln!("rswitch-ofctl: warning: {w}");
-        }
-    }
-    b.tables
-        .apply_batch(&fms, 0)
-        .map_err(|e| format!("{file}: {e}"))?;
-    Ok(b)
+    rswitch_cli::ofctl::offline::bridge_from_file(file, ports, |w| {
+        eprintln!("rswitch-ofctl: warning: {w}")
+    })
 }
 
 fn print_flows(b: &Bridge) {

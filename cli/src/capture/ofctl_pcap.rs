@@ -8,9 +8,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use ofproto::pipeline::{Bridge, FailMode, Switch};
-use ofproto::port::PortInfo;
-use ofproto::syntax::flow::{parse_flows_file, FlowModCommand};
+use ofproto::pipeline::Switch;
 
 use super::pcap::{parse, PcapRecord};
 use super::{client::clock, decode, frame_key, hex};
@@ -166,21 +164,7 @@ fn run(t: &PcapTrace, rundir: Option<&str>) -> Result<(), String> {
 type Tracer = Box<dyn FnMut(&PcapRecord) -> Result<String, String>>;
 
 fn offline(t: &PcapTrace, file: &str) -> Result<Tracer, String> {
-    let mut b = Bridge::new("br0");
-    b.set_fail_mode(FailMode::Secure, 0);
-    for p in &t.ports {
-        let (name, num) = p
-            .split_once('=')
-            .ok_or_else(|| format!("{p}: expected NAME=OFPORT"))?;
-        let num: u32 = num.parse().map_err(|_| format!("{p}: bad port number"))?;
-        b.set_port(PortInfo::new(num, name));
-    }
-    let text = std::fs::read_to_string(file).map_err(|e| format!("{file}: {e}"))?;
-    let fms = parse_flows_file(&text, FlowModCommand::Add, Some(&b.port_map()))
-        .map_err(|e| format!("{file}: {e}"))?;
-    b.tables
-        .apply_batch(&fms, 0)
-        .map_err(|e| format!("{file}: {e}"))?;
+    let b = crate::ofctl::offline::bridge_from_file(file, &t.ports, |_| {})?;
     let map = b.port_map();
     let mut sw = Switch::new();
     let i = sw.add_bridge(b);

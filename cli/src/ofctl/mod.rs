@@ -35,6 +35,7 @@
 //! rswitch's `--format=text|json` and `--generate` for `trace`.
 
 mod flows;
+pub mod offline;
 mod options;
 mod parse;
 mod ports;
